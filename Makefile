@@ -1,0 +1,101 @@
+# streamctl - build, test and tooling.
+#
+#   make              build build/streamctl
+#   make test         install what is missing, build with -Werror, run every test
+#   make check        the tests only (assumes setup was done and brokers can start)
+#   make unit         Criterion unit tests only
+#   make asan         build and run the unit and pipe tests under ASan/UBSan
+#   make demo         run the pipeline for a bounded time (TRANSPORT=pipe|kafka|amqp|mqtt)
+#   make format       reformat; make format-check fails on unformatted files
+#   make clean
+#
+# BUILD=dir selects the build directory (several builds can coexist).
+
+BUILD   ?= build
+CC      ?= cc
+PKGS     = rdkafka librabbitmq msgpack jansson sqlite3 libmicrohttpd
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wno-format-nonliteral
+OPT     ?= -O2 -g
+SAN     ?=
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Itransports
+CFLAGS  ?=
+CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lm -lpthread
+CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard transports/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ = $(BUILD)/src/main.o
+BIN      = $(BUILD)/streamctl
+LIB      = $(BUILD)/libstreamctl.a
+
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+FORMAT_FILES = $(wildcard src/*.[ch] transports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+
+.PHONY: all setup test check unit integration asan demo format format-check clean brokers-stop
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CRITERION_LIBS)
+
+setup:
+	@scripts/setup.sh
+
+# The README's test command: sets up what is missing, then runs everything.
+test: setup
+	@$(MAKE) --no-print-directory WERROR=1 check
+
+check: $(BIN) $(TEST_BIN)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory format-check
+
+unit: $(TEST_BIN)
+	@scripts/run-unit.sh $(TEST_BIN)
+
+integration: $(BIN)
+	@STREAMCTL=$(abspath $(BIN)) scripts/run-integration.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" WERROR=1 \
+		build-asan/streamctl $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		scripts/run-unit.sh $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1 STREAMCTL=$(abspath build-asan/streamctl) \
+		scripts/run-integration.sh pipe
+
+demo: setup $(BIN)
+	@STREAMCTL=$(abspath $(BIN)) scripts/demo.sh $(TRANSPORT)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+clean:
+	rm -rf build build-* 
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,83 @@
+/* error.c - see error.h */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+void sc_error_clear(struct sc_error *err)
+{
+	if (!err)
+		return;
+	err->code = 0;
+	err->msg[0] = '\0';
+}
+
+int sc_error_set(struct sc_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (code < 0)
+		code = -code;
+	if (err) {
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return -code;
+}
+
+int sc_error_prefix(struct sc_error *err, const char *fmt, ...)
+{
+	char prefix[SC_ERRMSG_MAX], old[SC_ERRMSG_MAX];
+	va_list ap;
+
+	if (!err)
+		return -SC_EIO;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	return -(err->code ? err->code : SC_EIO);
+}
+
+const char *sc_strerror(int code)
+{
+	switch (code < 0 ? -code : code) {
+	case SC_OK: return "success";
+	case SC_EINVAL: return "invalid input";
+	case SC_EIO: return "i/o error";
+	case SC_ETIMEDOUT: return "timed out";
+	case SC_EAGAIN: return "try again";
+	case SC_ENOMEM: return "out of memory";
+	case SC_ENOTSUP: return "not supported";
+	case SC_EOF: return "end of input";
+	case SC_ETOOBIG: return "message too large";
+	case SC_EAUTH: return "authentication failed";
+	case SC_ECONN: return "connection failed";
+	case SC_EINTR: return "interrupted";
+	}
+	return "unknown error";
+}
+
+int sc_exit_code(int code)
+{
+	switch (code < 0 ? -code : code) {
+	case SC_OK:
+	case SC_EOF:
+	case SC_EINTR: return 0;
+	case SC_EINVAL: return EX_DATAERR;
+	case SC_ENOTSUP: return EX_UNAVAILABLE;
+	case SC_ECONN: return EX_UNAVAILABLE;
+	case SC_EAUTH: return EX_NOPERM;
+	case SC_ETIMEDOUT:
+	case SC_EAGAIN: return EX_TEMPFAIL;
+	case SC_ENOMEM: return EX_OSERR;
+	case SC_ETOOBIG: return EX_DATAERR;
+	case SC_EIO: return EX_IOERR;
+	}
+	return EX_SOFTWARE;
+}

@@ -1,0 +1,17 @@
+/*
+ * registry.c - the backends built into this binary.
+ *
+ * A backend that is not listed here is reported as "not built in" by
+ * transport_find(); names that no backend has are "unknown".
+ */
+#include "transport.h"
+
+extern const struct transport_ops transport_pipe;
+
+const struct transport_ops *const transport_backends[] = {
+	&transport_pipe,
+	NULL,
+};
+
+/* Every name a user may give, built in or not, for clear errors. */
+const char *const transport_known_names[] = { "pipe", "kafka", "amqp", "mqtt", NULL };

@@ -1,0 +1,312 @@
+/*
+ * transport.c - registry lookup, the wrappers roles call, and helpers
+ * shared by backends (names, -X properties, broker URIs).
+ */
+#include "transport.h"
+#include "../src/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char *const transport_known_names[];
+
+const struct transport_ops *transport_find(const char *name, struct sc_error *err)
+{
+	if (!name || !*name) {
+		sc_error_set(err, SC_EINVAL, "no transport given");
+		return NULL;
+	}
+	for (size_t i = 0; transport_backends[i]; i++)
+		if (strcmp(transport_backends[i]->name, name) == 0)
+			return transport_backends[i];
+	for (size_t i = 0; transport_known_names[i]; i++)
+		if (strcmp(transport_known_names[i], name) == 0) {
+			sc_error_set(err, SC_ENOTSUP, "transport '%s' is not built in", name);
+			return NULL;
+		}
+	sc_error_set(err, SC_EINVAL, "unknown transport '%s' (known: pipe, kafka, amqp, mqtt)",
+		     name);
+	return NULL;
+}
+
+static int check_one(const struct transport_ops *o, struct sc_error *err)
+{
+	struct {
+		unsigned int cap;
+		bool present;
+		const char *what;
+	} rules[] = {
+		{ TRANSPORT_CAP_PUBLISH, o->publish != NULL, "publish" },
+		{ TRANSPORT_CAP_PUBLISH, o->flush != NULL, "flush" },
+		{ TRANSPORT_CAP_CONSUME, o->poll != NULL, "poll" },
+		{ TRANSPORT_CAP_CONSUME, o->release != NULL, "release" },
+		{ TRANSPORT_CAP_COMMIT, o->commit != NULL, "commit" },
+		{ TRANSPORT_CAP_LAG, o->lag != NULL, "lag" },
+	};
+
+	if (!o->name || !o->open || !o->close)
+		return sc_error_set(err, SC_EINVAL, "transport %s: open and close are required",
+				    o->name ? o->name : "(unnamed)");
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		bool has_cap = (o->caps & rules[i].cap) != 0;
+		if (has_cap != rules[i].present)
+			return sc_error_set(err, SC_EINVAL,
+					    "transport %s: method %s is %s but its capability is %s",
+					    o->name, rules[i].what,
+					    rules[i].present ? "set" : "missing",
+					    has_cap ? "declared" : "absent");
+	}
+	return 0;
+}
+
+int transport_registry_check(struct sc_error *err)
+{
+	for (size_t i = 0; transport_backends[i]; i++) {
+		int rc = check_one(transport_backends[i], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int transport_open(const char *name, const struct transport_cfg *cfg, struct transport **out,
+		   struct sc_error *err)
+{
+	const struct transport_ops *ops;
+	struct transport *t;
+	int rc;
+
+	*out = NULL;
+	ops = transport_find(name, err);
+	if (!ops)
+		return -err->code;
+	if (cfg->inputs && !(ops->caps & TRANSPORT_CAP_CONSUME))
+		return sc_error_set(err, SC_ENOTSUP, "%s: cannot consume", ops->name);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return sc_error_set(err, SC_ENOMEM, "%s: out of memory", ops->name);
+	t->ops = ops;
+	t->cfg = *cfg;
+	if (ops->priv_size) {
+		t->priv = calloc(1, ops->priv_size);
+		if (!t->priv) {
+			free(t);
+			return sc_error_set(err, SC_ENOMEM, "%s: out of memory", ops->name);
+		}
+	}
+	rc = ops->open(t, &t->cfg, err);
+	if (rc) {
+		ops->close(t);
+		free(t->priv);
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+{
+	int rc;
+
+	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
+		return sc_error_set(err, SC_ENOTSUP, "%s: cannot publish", t->ops->name);
+	if (t->cfg.max_msg_bytes && m->len > t->cfg.max_msg_bytes)
+		return sc_error_set(err, SC_ETOOBIG,
+				    "%s: message of %zu bytes exceeds the limit of %zu bytes",
+				    t->ops->name, m->len, t->cfg.max_msg_bytes);
+	rc = t->ops->publish(t, m, err);
+	if (rc)
+		t->counters.publish_errors++;
+	else
+		t->counters.published++;
+	return rc;
+}
+
+int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!(t->ops->caps & TRANSPORT_CAP_CONSUME))
+		return sc_error_set(err, SC_ENOTSUP, "%s: cannot consume", t->ops->name);
+	rc = t->ops->poll(t, out, timeout_ms, err);
+	if (rc > 0) {
+		t->counters.polled++;
+		if (t->cfg.max_msg_bytes && out->len > t->cfg.max_msg_bytes &&
+		    !(out->flags & SC_MSG_MALFORMED)) {
+			out->flags |= SC_MSG_MALFORMED;
+			out->error = "message exceeds the size limit";
+		}
+	}
+	return rc;
+}
+
+int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+{
+	int rc;
+
+	if (!(t->ops->caps & TRANSPORT_CAP_COMMIT))
+		return 0;
+	rc = t->ops->commit(t, m, err);
+	if (!rc)
+		t->counters.committed++;
+	return rc;
+}
+
+int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err)
+{
+	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
+		return 0;
+	return t->ops->flush(t, timeout_ms, err);
+}
+
+void transport_msg_release(struct transport *t, struct sc_msg *m)
+{
+	if (t && t->ops->release)
+		t->ops->release(t, m);
+	memset(m, 0, sizeof(*m));
+}
+
+int64_t transport_lag(struct transport *t)
+{
+	return t->ops->lag ? t->ops->lag(t) : -1;
+}
+
+bool transport_healthy(struct transport *t)
+{
+	return t->ops->healthy ? t->ops->healthy(t) : true;
+}
+
+bool transport_has(const struct transport *t, unsigned int caps)
+{
+	return (t->ops->caps & caps) == caps;
+}
+
+void transport_close(struct transport *t)
+{
+	if (!t)
+		return;
+	t->ops->close(t);
+	free(t->priv);
+	free(t);
+}
+
+int transport_stream_name(char *buf, size_t size, const char *ns, enum sc_stream s, char sep)
+{
+	const char *name = sc_stream_name(s);
+	char tmp[64];
+	size_t i;
+
+	sc_strlcpy(tmp, name ? name : "unknown", sizeof(tmp));
+	for (i = 0; tmp[i]; i++)
+		if (tmp[i] == '.')
+			tmp[i] = sep;
+	return snprintf(buf, size, "%s%c%s", ns && *ns ? ns : "streamctl", sep, tmp);
+}
+
+const char *transport_prop(const struct transport_cfg *cfg, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < cfg->nprops; i++)
+		if (strcmp(cfg->props[i].key, key) == 0)
+			v = cfg->props[i].value;   /* the last one wins */
+	return v;
+}
+
+int sc_uri_parse(const char *uri, struct sc_uri *u, struct sc_error *err)
+{
+	char red[512];
+	char *p, *at, *slash, *colon, *q, *hostend;
+
+	memset(u, 0, sizeof(*u));
+	sc_uri_redact(uri ? uri : "", red, sizeof(red));
+	if (!uri || !*uri)
+		return sc_error_set(err, SC_EINVAL, "empty broker uri");
+	if (strlen(uri) >= sizeof(u->storage))
+		return sc_error_set(err, SC_EINVAL, "broker uri too long");
+	memcpy(u->storage, uri, strlen(uri) + 1);
+	p = strstr(u->storage, "://");
+	if (!p || p == u->storage)
+		return sc_error_set(err, SC_EINVAL,
+				    "broker uri '%s': expected scheme://host[:port]", red);
+	*p = '\0';
+	u->scheme = u->storage;
+	p += 3;
+	slash = strpbrk(p, "/?");
+	q = NULL;
+	if (slash) {
+		char c = *slash;
+		*slash = '\0';
+		if (c == '/') {
+			u->path = slash + 1;
+			q = strchr(u->path, '?');
+			if (q) {
+				*q = '\0';
+				u->query = q + 1;
+			}
+		} else {
+			u->query = slash + 1;
+		}
+	}
+	at = strrchr(p, '@');
+	if (at) {
+		*at = '\0';
+		u->user = p;
+		colon = strchr(p, ':');
+		if (colon) {
+			*colon = '\0';
+			u->password = colon + 1;
+		}
+		p = at + 1;
+	}
+	u->host = p;
+	u->port = 0;
+	if (*p == '[') {   /* [v6]:port */
+		hostend = strchr(p, ']');
+		if (!hostend)
+			return sc_error_set(err, SC_EINVAL, "broker uri '%s': unclosed '['", red);
+		u->host = p + 1;
+		*hostend = '\0';
+		colon = hostend[1] == ':' ? hostend + 1 : NULL;
+	} else {
+		colon = strrchr(p, ':');
+	}
+	if (colon) {
+		char *end;
+		long port;
+		*colon = '\0';
+		port = strtol(colon + 1, &end, 10);
+		if (*end || end == colon + 1 || port <= 0 || port > 65535)
+			return sc_error_set(err, SC_EINVAL, "broker uri '%s': bad port '%s'", red,
+					    colon + 1);
+		u->port = (int)port;
+	}
+	if (!*u->host)
+		return sc_error_set(err, SC_EINVAL, "broker uri '%s': no host", red);
+	return 0;
+}
+
+void sc_uri_redact(const char *uri, char *buf, size_t size)
+{
+	const char *s = strstr(uri, "://"), *at, *colon, *end;
+
+	if (!s) {
+		sc_strlcpy(buf, uri, size);
+		return;
+	}
+	end = strpbrk(s + 3, "/?");
+	at = strchr(s + 3, '@');
+	if (!at || (end && at > end)) {
+		sc_strlcpy(buf, uri, size);
+		return;
+	}
+	colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
+	if (!colon) {
+		sc_strlcpy(buf, uri, size);
+		return;
+	}
+	snprintf(buf, size, "%.*s:***%s", (int)(colon - uri), uri, at);
+}

@@ -1,0 +1,195 @@
+/*
+ * transport.h - the transport vtable and the wrappers the roles call.
+ *
+ * Roles never call a backend's function pointers directly: they go through
+ * the transport_*() wrappers below, which check capabilities, count, and
+ * keep error messages uniform (Redis connection.h style).  Backends are one
+ * file each (transports/<name>.c) ending in a
+ *   const struct transport_ops transport_<name> = { .name = "<name>", ... };
+ * with everything else static, and are listed in transports/registry.c.
+ * Only transports/<name>.c may include its client library's headers.
+ *
+ * Delivery contract (ARCHITECTURE.md):
+ *  - publish() borrows the message; a backend that delivers asynchronously
+ *    copies what it needs.  publish() may block to apply backpressure when
+ *    the backend's bounded queue is full.
+ *  - flush() returns 0 only when every message published before it is safe
+ *    at the broker (Kafka: acked by acks=all; AMQP: confirmed; MQTT: PUBACK/
+ *    PUBCOMP); a message that failed delivery makes it return -SC_EIO naming
+ *    how many failed and why.
+ *  - poll() fills a caller-owned struct sc_msg, valid until
+ *    transport_msg_release().  commit() tells the backend the message is done
+ *    (its output is safe): Kafka stores the offset, AMQP acks, MQTT
+ *    acknowledges.  Messages not committed are redelivered after a crash or
+ *    restart when the backend has TRANSPORT_CAP_COMMIT.
+ *
+ * Map:  capabilities - message - configuration - vtable - wrappers
+ */
+#ifndef SC_TRANSPORT_H
+#define SC_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../src/record.h"
+
+struct sc_error;
+
+/* ---- capabilities ------------------------------------------------------ */
+
+enum transport_cap {
+	TRANSPORT_CAP_PUBLISH = 1u << 0,  /* publish() and flush() exist */
+	TRANSPORT_CAP_CONSUME = 1u << 1,  /* poll() exists */
+	TRANSPORT_CAP_COMMIT = 1u << 2,   /* commit() exists: uncommitted input is redelivered */
+	TRANSPORT_CAP_CONFIRM = 1u << 3,  /* flush() means the broker has the messages */
+	TRANSPORT_CAP_REPLAY = 1u << 4,   /* the log keeps consumed messages (re-readable) */
+	TRANSPORT_CAP_GROUPS = 1u << 5,   /* several consumers split one stream */
+	TRANSPORT_CAP_LAG = 1u << 6,      /* lag() exists */
+};
+
+/* ---- message ----------------------------------------------------------- */
+
+enum sc_msg_flags {
+	SC_MSG_MALFORMED = 1u << 0,  /* the transport could not frame it: see msg.error */
+	SC_MSG_REDELIVERED = 1u << 1,/* the broker says it may have been seen before */
+};
+
+struct sc_msg {
+	enum sc_stream stream;     /* logical stream it is published to / came from */
+	const void *payload;
+	size_t len;
+	const char *key;           /* partition / routing key, NUL-terminated; may be NULL */
+	int64_t timestamp_ns;      /* event time (Kafka message timestamp), 0 if none */
+	unsigned int flags;        /* SC_MSG_* */
+	const char *error;         /* with SC_MSG_MALFORMED: the reason */
+	/* consumer side, owned by the backend until transport_msg_release() */
+	void *handle;
+	uint64_t token;
+};
+
+/* ---- configuration ----------------------------------------------------- */
+
+struct sc_kv {
+	const char *key;
+	const char *value;
+};
+
+struct transport_cfg {
+	const char *broker;         /* URI; NULL or "" means the backend's local default */
+	const char *ns;             /* namespace prefix of every topic/queue/group */
+	const char *role;           /* "generate", "process", "sink", "bench": names the group */
+	const char *client_id;      /* stable id of this instance (MQTT session, Kafka client.id) */
+	const char *group;          /* consumer group / shared subscription; NULL: "<ns>.<role>" */
+	unsigned int inputs;        /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
+	const char *external_topic; /* with SC_STREAM_EXTERNAL: the foreign topic to read */
+	size_t max_msg_bytes;       /* larger messages are refused (publish) or dead-lettered (poll) */
+	int partitions;             /* topic creation: partitions (Kafka), <= 0: backend default */
+	int replication;            /* topic creation: replication factor, <= 0: backend default */
+	int qos;                    /* MQTT QoS 0/1/2, < 0: default 1 */
+	int prefetch;               /* AMQP basic.qos / MQTT receive maximum, <= 0: default */
+	int inflight;               /* max unconfirmed publishes, <= 0: backend default */
+	bool quorum;                /* AMQP: declare quorum queues */
+	int in_fd, out_fd;          /* pipe: file descriptors (default 0 and 1) */
+	const struct sc_kv *props;  /* -X key=value, passed to the client library */
+	size_t nprops;
+};
+
+/* ---- vtable ------------------------------------------------------------ */
+
+struct transport;
+
+struct transport_ops {
+	const char *name;
+	const char *summary;   /* one line for --help */
+	unsigned int caps;     /* TRANSPORT_CAP_* */
+	size_t priv_size;      /* the core allocates (zeroed) t->priv of this size */
+	int (*open)(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err);
+	int (*publish)(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+	/* 1: got a message, 0: none within timeout, -SC_EOF: input ended, <0: error */
+	int (*poll)(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err);
+	int (*commit)(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+	int (*flush)(struct transport *t, int timeout_ms, struct sc_error *err);
+	/* Release a polled message (required with CONSUME; may be a no-op). */
+	void (*release)(struct transport *t, struct sc_msg *m);
+	/* Messages waiting for this consumer (Kafka lag, AMQP ready count); < 0 unknown. */
+	int64_t (*lag)(struct transport *t);
+	/* Still connected to its broker (for /readyz); NULL means always. */
+	bool (*healthy)(struct transport *t);
+	/* Must accept a half-opened transport (after a failed open). */
+	void (*close)(struct transport *t);
+};
+
+struct transport_counters {
+	uint64_t published;   /* publish() calls that succeeded */
+	uint64_t publish_errors;
+	uint64_t polled;      /* messages handed out by poll() */
+	uint64_t committed;
+	uint64_t retries;     /* reconnects, re-sends (backends add to it) */
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	void *priv;
+	struct transport_cfg cfg;   /* copy; strings borrowed from the caller */
+	struct transport_counters counters;
+};
+
+/* ---- registry and wrappers -------------------------------------------- */
+
+/* NULL-terminated list of the backends built into this binary. */
+extern const struct transport_ops *const transport_backends[];
+
+/* Backend by name; NULL when unknown or not built in (err says which). */
+const struct transport_ops *transport_find(const char *name, struct sc_error *err);
+
+/* Check every registered backend's methods against its caps (start-up, tests). */
+int transport_registry_check(struct sc_error *err);
+
+/*
+ * Open a backend; *out is NULL on failure.  cfg strings must outlive the
+ * transport.
+ */
+int transport_open(const char *name, const struct transport_cfg *cfg, struct transport **out,
+		   struct sc_error *err);
+int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err);
+/* A no-op returning 0 on backends without TRANSPORT_CAP_COMMIT. */
+int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err);
+void transport_msg_release(struct transport *t, struct sc_msg *m);
+int64_t transport_lag(struct transport *t);
+bool transport_healthy(struct transport *t);
+bool transport_has(const struct transport *t, unsigned int caps);
+/* Accepts NULL. */
+void transport_close(struct transport *t);
+
+/* ---- helpers for backends --------------------------------------------- */
+
+/*
+ * Resolve "<ns>.<stream>" names, e.g. "streamctl.raw.cpu".  Returns the
+ * number of characters written (like snprintf).
+ */
+int transport_stream_name(char *buf, size_t size, const char *ns, enum sc_stream s, char sep);
+
+/* Value of -X key, or NULL. */
+const char *transport_prop(const struct transport_cfg *cfg, const char *key);
+
+/*
+ * Parsed broker URI: scheme://[user[:password]@]host[:port][/path][?query].
+ * Strings point into `storage`.  0 or -SC_EINVAL naming the problem.  The
+ * password never appears in error messages.
+ */
+struct sc_uri {
+	char *scheme, *user, *password, *host, *path, *query;
+	int port;
+	char storage[1024];
+};
+int sc_uri_parse(const char *uri, struct sc_uri *out, struct sc_error *err);
+/* The URI with any password replaced by "***", for logs and errors. */
+void sc_uri_redact(const char *uri, char *buf, size_t size);
+
+/* Set by the signal handler: backends stop blocking waits when true. */
+bool sc_stop_requested(void);
+
+#endif /* SC_TRANSPORT_H */
