@@ -15,7 +15,7 @@ BUILD   ?= build
 CC      ?= cc
 PKGS     = rdkafka librabbitmq msgpack jansson sqlite3 libmicrohttpd
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-           -Wno-format-nonliteral
+           -Wno-format-nonliteral -Wno-missing-field-initializers
 OPT     ?= -O2 -g
 SAN     ?=
 CPPFLAGS += -D_GNU_SOURCE -Isrc -Itransports

@@ -31,16 +31,21 @@ int sc_error_set(struct sc_error *err, int code, const char *fmt, ...)
 
 int sc_error_prefix(struct sc_error *err, const char *fmt, ...)
 {
-	char prefix[SC_ERRMSG_MAX], old[SC_ERRMSG_MAX];
+	char old[SC_ERRMSG_MAX];
+	size_t n;
 	va_list ap;
 
 	if (!err)
 		return -SC_EIO;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	if (n + 2 < sizeof(err->msg)) {
+		memcpy(err->msg + n, ": ", 3);
+		strncat(err->msg, old, sizeof(err->msg) - n - 3);
+	}
 	return -(err->code ? err->code : SC_EIO);
 }
 

@@ -2,8 +2,8 @@
  * stats.h - counters, latency histograms and the periodic report.
  *
  * The histogram is log-linear (HdrHistogram's idea): values in ns are
- * bucketed by power of two with 128 linear sub-buckets, so a recorded value
- * is known to within 1/128 (< 1%).  Recording is a few instructions and no
+ * bucketed by power of two with 128 used linear sub-buckets, so a recorded
+ * value is known to within 1/128 (< 1%).  Recording is a few instructions and no
  * allocation; histograms of the same layout can be merged.
  */
 #ifndef SC_STATS_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HIST_SUB_BITS 7
+#define HIST_SUB_BITS 8
 #define HIST_SUB (1u << HIST_SUB_BITS)
 #define HIST_MAGS 40 /* up to 2^47 ns, about 39 hours */
 

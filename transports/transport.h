@@ -17,7 +17,9 @@
  *    at the broker (Kafka: acked by acks=all; AMQP: confirmed; MQTT: PUBACK/
  *    PUBCOMP); a message that failed delivery makes it return -SC_EIO naming
  *    how many failed and why.
- *  - poll() fills a caller-owned struct sc_msg, valid until
+ *  - poll() fills a caller-owned struct sc_msg.  Its payload and key are
+ *    valid until the next poll() or transport_msg_release(), whichever comes
+ *    first (decode at once); its handle/token stay valid until
  *    transport_msg_release().  commit() tells the backend the message is done
  *    (its output is safe): Kafka stores the offset, AMQP acks, MQTT
  *    acknowledges.  Messages not committed are redelivered after a crash or

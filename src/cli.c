@@ -1,0 +1,513 @@
+/*
+ * cli.c - options, STREAMCTL_* variables, help and --print-config.
+ *
+ * One table describes every option: its name, the roles that take it, its
+ * type, where it lands in struct sc_config, its default and its help.  The
+ * environment, getopt_long, the help text and --print-config are all driven
+ * by that table, so they cannot disagree.
+ *
+ * Map:  table - value parsing - environment - flags - help and printing
+ */
+#include "cli.h"
+#include "config.h"
+#include "error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { T_STR, T_LONG, T_LLONG, T_DOUBLE, T_BOOL, T_PROP, T_FLAG };
+
+#define R_GEN SC_ROLE_GENERATE
+#define R_PROC SC_ROLE_PROCESS
+#define R_SINK SC_ROLE_SINK
+#define R_VER SC_ROLE_VERIFY
+#define R_BENCH SC_ROLE_BENCH
+#define R_TRANSPORT (R_GEN | R_PROC | R_SINK | R_BENCH)
+#define R_ALL (R_TRANSPORT | R_VER)
+
+struct opt {
+	const char *name;
+	unsigned roles;
+	enum opt_type type;
+	size_t off;
+	const char *def;      /* default as text, NULL: none */
+	const char *metavar;
+	const char *help;
+	bool secret;          /* redact in --print-config */
+	long long min, max;   /* for integers */
+};
+
+#define OFF(f) offsetof(struct sc_config, f)
+
+static const struct opt opts[] = {
+	{ "transport", R_TRANSPORT, T_STR, OFF(transport), "pipe", "NAME",
+	  "pipe, kafka, amqp or mqtt" },
+	{ "broker", R_TRANSPORT, T_STR, OFF(broker), NULL, "URI",
+	  "broker address, e.g. kafka://127.0.0.1:9092 (default: the local one)", true },
+	{ "namespace", R_TRANSPORT, T_STR, OFF(ns), "streamctl", "NAME",
+	  "prefix of every topic, queue, exchange and group" },
+	{ "codec", R_GEN | R_PROC | R_BENCH, T_STR, OFF(codec), "json", "NAME",
+	  "output encoding: json or msgpack (input is auto-detected)" },
+	{ "client-id", R_TRANSPORT, T_STR, OFF(client_id), NULL, "ID",
+	  "stable id of this instance (MQTT session, Kafka client.id)" },
+	{ "group", R_PROC | R_SINK | R_BENCH, T_STR, OFF(group), NULL, "NAME",
+	  "consumer group (default <namespace>.<role>)" },
+	{ "partitions", R_TRANSPORT, T_LONG, OFF(partitions), "0", "N",
+	  "partitions of topics created (Kafka; 0: backend default)", false, 0, 100000 },
+	{ "replication-factor", R_TRANSPORT, T_LONG, OFF(replication), "0", "N",
+	  "replication factor of topics created (Kafka; 0: backend default)", false, 0, 100 },
+	{ "qos", R_TRANSPORT, T_LONG, OFF(qos), "1", "N", "MQTT quality of service: 0, 1 or 2",
+	  false, 0, 2 },
+	{ "prefetch", R_PROC | R_SINK | R_BENCH, T_LONG, OFF(prefetch), "0", "N",
+	  "unacknowledged deliveries a consumer may hold (AMQP, MQTT; 0: default)", false, 0,
+	  65535 },
+	{ "inflight", R_TRANSPORT, T_LONG, OFF(inflight), "0", "N",
+	  "unconfirmed publishes in flight (0: backend default)", false, 0, 1000000 },
+	{ "quorum", R_TRANSPORT, T_BOOL, OFF(quorum), "false", "BOOL",
+	  "declare AMQP quorum queues (replicated)" },
+	{ "max-msg-bytes", R_TRANSPORT, T_LONG, OFF(max_msg_bytes), "1048576", "N",
+	  "larger messages are refused or dead-lettered", false, 64, 256L * 1024 * 1024 },
+	{ "X", R_TRANSPORT, T_PROP, OFF(props), NULL, "KEY=VALUE",
+	  "passed to the client library (repeatable)" },
+	{ "stats", R_TRANSPORT, T_STR, OFF(stats_path), NULL, "FILE",
+	  "write periodic stats as JSON lines to FILE (default stderr)" },
+	{ "stats-interval", R_TRANSPORT, T_DOUBLE, OFF(stats_interval), "5", "SEC",
+	  "seconds between stats lines, 0: only the final one" },
+	{ "progress", R_TRANSPORT, T_STR, OFF(progress), "auto", "WHEN",
+	  "live one-line progress on a terminal: auto, always or never" },
+	{ "metrics", R_TRANSPORT, T_STR, OFF(metrics), NULL, "ADDR:PORT",
+	  "serve Prometheus /metrics, /healthz and /readyz" },
+	{ "source", R_GEN | R_BENCH, T_STR, OFF(source), "cpu", "NAME",
+	  "cpu (real /proc/stat), sensor (simulated phone) or http (Sensor Logger app)" },
+	{ "count", R_GEN | R_BENCH, T_LLONG, OFF(count), "-1", "N",
+	  "messages to send (-1: unbounded)", false, -1, LLONG_MAX },
+	{ "duration", R_GEN | R_BENCH, T_DOUBLE, OFF(duration), "0", "SEC",
+	  "stop after SEC seconds (0: unbounded)" },
+	{ "rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), "-1", "HZ",
+	  "messages per second, 0: as fast as possible (default 2 cpu, 1 sensor)" },
+	{ "source-id", R_GEN | R_BENCH, T_STR, OFF(source_id), NULL, "ID",
+	  "stable id of this producer (default <source>-<host>)" },
+	{ "device-id", R_GEN | R_BENCH, T_STR, OFF(device_id), NULL, "ID",
+	  "device id and key (default: host name / simulated phone id)" },
+	{ "seed", R_GEN | R_BENCH, T_LLONG, OFF(seed), "1", "N", "sensor simulator seed", false,
+	  0, LLONG_MAX },
+	{ "listen", R_GEN, T_STR, OFF(listen), "127.0.0.1:8080", "ADDR:PORT",
+	  "HTTP ingest address for --source=http" },
+	{ "idle-exit", R_PROC | R_SINK | R_BENCH, T_DOUBLE, OFF(idle_exit), "0", "SEC",
+	  "exit cleanly after SEC seconds without input (0: never)" },
+	{ "batch", R_PROC | R_SINK, T_LONG, OFF(batch), "500", "N",
+	  "messages per output flush / transaction", false, 1, 100000 },
+	{ "batch-ms", R_PROC | R_SINK, T_LONG, OFF(batch_ms), "50", "MS",
+	  "longest wait to fill a batch", false, 0, 60000 },
+	{ "input", R_PROC, T_STR, OFF(input), "raw", "NAME",
+	  "raw (streamctl records) or sensorlogger (the app's bare JSON on --topic)" },
+	{ "topic", R_PROC, T_STR, OFF(topic), "sensor-logger", "NAME",
+	  "topic/queue the Sensor Logger app publishes to (--input=sensorlogger)" },
+	{ "cpu-window", R_PROC, T_LONG, OFF(cpu_window), "60", "N",
+	  "samples in the cpu rolling window", false, 2, 100000 },
+	{ "z-threshold", R_PROC, T_DOUBLE, OFF(z_threshold), "3", "Z", "cpu anomaly threshold" },
+	{ "activity-window", R_PROC, T_LONG, OFF(activity_window), "5", "N",
+	  "sensor batches in the activity window", false, 1, 10000 },
+	{ "db", R_SINK | R_VER, T_STR, OFF(db), "streamctl.db", "PATH", "SQLite database" },
+	{ "csv", R_SINK, T_STR, OFF(csv), NULL, "DIR", "also write CSV files into DIR" },
+	{ "expect", R_VER, T_LLONG, OFF(expect), "-1", "N",
+	  "every source must hold seq 0..N-1", false, -1, LLONG_MAX },
+	{ "print-config", R_ALL, T_FLAG, OFF(print_config), NULL, NULL,
+	  "print the effective configuration as STREAMCTL_* lines and exit" },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct {
+	const char *name;
+	enum sc_role role;
+	const char *summary;
+} roles[] = {
+	{ "generate", SC_ROLE_GENERATE, "produce raw cpu or sensor records" },
+	{ "process", SC_ROLE_PROCESS, "derive statistics and features from raw records" },
+	{ "sink", SC_ROLE_SINK, "store processed records in SQLite (and CSV)" },
+	{ "verify", SC_ROLE_VERIFY, "check a sink database for gaps and duplicates" },
+};
+
+/* ---- value parsing ---------------------------------------------------- */
+
+static int parse_value(const struct opt *o, const char *val, const char *from,
+		       struct sc_config *cfg, struct sc_error *err)
+{
+	void *dst = (char *)cfg + o->off;
+	char *end;
+
+	switch (o->type) {
+	case T_STR:
+		*(const char **)dst = val;
+		return 0;
+	case T_LONG:
+	case T_LLONG: {
+		long long v;
+		errno = 0;
+		v = strtoll(val, &end, 10);
+		if (errno || end == val || *end || v < o->min || v > o->max)
+			return sc_error_set(err, SC_EINVAL,
+					    "invalid value '%s' for %s: expected an integer in "
+					    "%lld..%lld",
+					    val, from, o->min, o->max);
+		if (o->type == T_LONG)
+			*(long *)dst = (long)v;
+		else
+			*(long long *)dst = v;
+		return 0;
+	}
+	case T_DOUBLE: {
+		double v;
+		errno = 0;
+		v = strtod(val, &end);
+		if (errno || end == val || *end || !isfinite(v) || v < 0)
+			return sc_error_set(err, SC_EINVAL,
+					    "invalid value '%s' for %s: expected a non-negative number",
+					    val, from);
+		*(double *)dst = v;
+		return 0;
+	}
+	case T_BOOL:
+	case T_FLAG:
+		if (!strcmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
+		    !strcasecmp(val, "on"))
+			*(bool *)dst = true;
+		else if (!strcmp(val, "0") || !strcasecmp(val, "false") ||
+			 !strcasecmp(val, "no") || !strcasecmp(val, "off"))
+			*(bool *)dst = false;
+		else
+			return sc_error_set(err, SC_EINVAL,
+					    "invalid value '%s' for %s: expected true or false", val,
+					    from);
+		return 0;
+	case T_PROP: {
+		const char *eq = strchr(val, '=');
+		char *key;
+		if (!eq || eq == val)
+			return sc_error_set(err, SC_EINVAL,
+					    "invalid value '%s' for %s: expected KEY=VALUE", val, from);
+		if (cfg->nprops >= SC_MAX_PROPS)
+			return sc_error_set(err, SC_EINVAL, "too many -X properties (max %d)",
+					    SC_MAX_PROPS);
+		key = strndup(val, (size_t)(eq - val));
+		if (!key)
+			return sc_error_set(err, SC_ENOMEM, "out of memory");
+		cfg->props[cfg->nprops].key = key;
+		cfg->props[cfg->nprops].value = eq + 1;
+		cfg->nprops++;
+		return 0;
+	}
+	}
+	return sc_error_set(err, SC_EINVAL, "internal: bad option type");
+}
+
+static void env_name(const struct opt *o, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	i = (size_t)snprintf(buf, size, "STREAMCTL_");
+	for (const char *p = o->name; *p && i + 1 < size; p++)
+		buf[i++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	buf[i] = '\0';
+}
+
+static void set_defaults(struct sc_config *cfg, struct sc_error *err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].def)
+			parse_value(&opts[i], opts[i].def, opts[i].name, cfg, err);
+}
+
+/* ---- environment ------------------------------------------------------ */
+
+/*
+ * STREAMCTL_X holds -X properties separated by ';' (values may contain ',').
+ * Variables of options that do not apply to the role are ignored, so one
+ * container environment can serve every role.
+ */
+static int apply_env(char **envp, struct sc_config *cfg, struct sc_error *err)
+{
+	char name[64];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		const char *val = NULL;
+		size_t nl;
+
+		if (!(o->roles & cfg->role) || o->type == T_FLAG)
+			continue;
+		env_name(o, name, sizeof(name));
+		nl = strlen(name);
+		for (char **e = envp; e && *e; e++)
+			if (!strncmp(*e, name, nl) && (*e)[nl] == '=')
+				val = *e + nl + 1;
+		if (!val || !*val)
+			continue;
+		if (o->type == T_PROP) {
+			char *copy = strdup(val), *save = NULL;
+			if (!copy)
+				return sc_error_set(err, SC_ENOMEM, "out of memory");
+			for (char *tok = strtok_r(copy, ";", &save); tok;
+			     tok = strtok_r(NULL, ";", &save)) {
+				int rc = parse_value(o, tok, name, cfg, err);
+				if (rc)
+					return rc;
+			}
+			continue;   /* copy stays referenced by props */
+		}
+		if (parse_value(o, val, name, cfg, err))
+			return -SC_EINVAL;
+	}
+	return 0;
+}
+
+/* ---- flags ------------------------------------------------------------ */
+
+static const char *role_of(const char *name, enum sc_role *role)
+{
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (!strcmp(roles[i].name, name)) {
+			*role = roles[i].role;
+			return roles[i].name;
+		}
+	return NULL;
+}
+
+static int check_choices(const struct sc_config *cfg, struct sc_error *err)
+{
+	if (cfg->codec && strcmp(cfg->codec, "json") && strcmp(cfg->codec, "msgpack"))
+		return sc_error_set(err, SC_EINVAL, "unknown codec '%s' (known: json, msgpack)",
+				    cfg->codec);
+	if (cfg->source && strcmp(cfg->source, "cpu") && strcmp(cfg->source, "sensor") &&
+	    strcmp(cfg->source, "http"))
+		return sc_error_set(err, SC_EINVAL,
+				    "unknown source '%s' (known: cpu, sensor, http)", cfg->source);
+	if (cfg->progress && strcmp(cfg->progress, "auto") && strcmp(cfg->progress, "always") &&
+	    strcmp(cfg->progress, "never"))
+		return sc_error_set(err, SC_EINVAL,
+				    "invalid value '%s' for --progress: expected auto, always or "
+				    "never",
+				    cfg->progress);
+	if (cfg->input && strcmp(cfg->input, "raw") && strcmp(cfg->input, "sensorlogger"))
+		return sc_error_set(err, SC_EINVAL, "unknown input '%s' (known: raw, sensorlogger)",
+				    cfg->input);
+	if (cfg->role == SC_ROLE_VERIFY && (!cfg->db || !*cfg->db))
+		return sc_error_set(err, SC_EINVAL, "verify needs --db=PATH");
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct sc_error *err)
+{
+	struct option lopts[NOPTS + 3];
+	const char *role_name;
+	char flag[80];
+	size_t n = 0;
+	int c, rc;
+
+	set_defaults(cfg, err);
+	if (argc < 2)
+		return sc_error_set(err, SC_EINVAL, "no role given");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		cli_usage(stdout, argc > 2 ? argv[2] : NULL);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("streamctl %s\n", STREAMCTL_VERSION);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--print-env-names")) {
+		cli_print_env_names(stdout);
+		return 1;
+	}
+	role_name = role_of(argv[1], &cfg->role);
+	if (!role_name) {
+		if (argv[1][0] == '-')
+			return sc_error_set(err, SC_EINVAL, "expected a role before '%s'", argv[1]);
+		return sc_error_set(err, SC_EINVAL,
+				    "unknown role '%s' (known: generate, process, sink, verify)",
+				    argv[1]);
+	}
+	cfg->role_name = role_name;
+
+	rc = apply_env(envp, cfg, err);
+	if (rc)
+		return rc;
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (opts[i].type == T_PROP)
+			continue;
+		lopts[n].name = opts[i].name;
+		lopts[n].has_arg = opts[i].type == T_FLAG ? no_argument : required_argument;
+		lopts[n].flag = NULL;
+		lopts[n].val = 1000 + (int)i;
+		n++;
+	}
+	lopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	lopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	lopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hVX:", lopts, NULL)) != -1) {
+		const struct opt *o;
+
+		if (c == 'h') {
+			cli_usage(stdout, role_name);
+			return 1;
+		}
+		if (c == 'V') {
+			printf("streamctl %s\n", STREAMCTL_VERSION);
+			return 1;
+		}
+		if (c == '?') {
+			if (optopt)
+				return sc_error_set(err, SC_EINVAL, "%s: unknown option '-%c'",
+						    role_name, optopt);
+			return sc_error_set(err, SC_EINVAL, "%s: unknown option '%s'", role_name,
+					    argv[optind - 1]);
+		}
+		if (c == ':')
+			return sc_error_set(err, SC_EINVAL, "%s: option '%s' needs a value",
+					    role_name, argv[optind - 1]);
+		if (c == 'X') {
+			o = NULL;
+			for (size_t i = 0; i < NOPTS; i++)
+				if (opts[i].type == T_PROP)
+					o = &opts[i];
+		} else {
+			o = &opts[c - 1000];
+		}
+		if (!(o->roles & cfg->role))
+			return sc_error_set(err, SC_EINVAL, "%s: option '--%s' does not apply here",
+					    role_name, o->name);
+		snprintf(flag, sizeof(flag), o->type == T_PROP ? "-%s" : "--%s", o->name);
+		rc = parse_value(o, o->type == T_FLAG ? "true" : optarg, flag, cfg, err);
+		if (rc)
+			return rc;
+	}
+	if (optind < argc)
+		return sc_error_set(err, SC_EINVAL, "%s: unexpected argument '%s'", role_name,
+				    argv[optind]);
+	rc = check_choices(cfg, err);
+	if (rc)
+		return rc;
+	if (cfg->print_config) {
+		cli_print_config(stdout, cfg);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- help and printing ------------------------------------------------ */
+
+void cli_usage(FILE *out, const char *role)
+{
+	enum sc_role r = SC_ROLE_NONE;
+
+	if (role && !role_of(role, &r)) {
+		fprintf(out, "streamctl: unknown role '%s'\n", role);
+		role = NULL;
+	}
+	if (!role) {
+		fprintf(out,
+			"usage: streamctl <role> [options]\n"
+			"\n"
+			"A streaming pipeline: generate -> process -> sink, over a broker or a pipe.\n"
+			"\n"
+			"roles:\n");
+		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+			fprintf(out, "  %-10s %s\n", roles[i].name, roles[i].summary);
+		fprintf(out,
+			"\n"
+			"transports: pipe (stdin/stdout), kafka, amqp, mqtt\n"
+			"\n"
+			"example:\n"
+			"  streamctl generate --source=cpu --count=1000 --rate=0 \\\n"
+			"    | streamctl process | streamctl sink --db=out.db\n"
+			"  streamctl verify --db=out.db --expect=1000\n"
+			"\n"
+			"'streamctl <role> --help' lists a role's options; every option can also be\n"
+			"set as STREAMCTL_<OPTION> (e.g. STREAMCTL_BROKER); flags win.\n");
+		return;
+	}
+	fprintf(out, "usage: streamctl %s [options]\n\noptions:\n", role);
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		char lhs[64], env[64];
+
+		if (!(o->roles & r))
+			continue;
+		if (o->type == T_PROP)
+			snprintf(lhs, sizeof(lhs), "-X %s", o->metavar);
+		else if (o->type == T_FLAG)
+			snprintf(lhs, sizeof(lhs), "--%s", o->name);
+		else
+			snprintf(lhs, sizeof(lhs), "--%s=%s", o->name, o->metavar);
+		env_name(o, env, sizeof(env));
+		fprintf(out, "  %-28s %s", lhs, o->help);
+		if (o->def && o->type != T_FLAG && !o->secret)
+			fprintf(out, " [%s]", o->def);
+		fprintf(out, "\n  %-28s env %s\n", "", env);
+	}
+	fprintf(out, "  %-28s %s\n", "--help", "this help");
+}
+
+void cli_print_config(FILE *out, const struct sc_config *cfg)
+{
+	char env[64];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		const void *src = (const char *)cfg + o->off;
+
+		if (!(o->roles & cfg->role) || o->type == T_FLAG)
+			continue;
+		env_name(o, env, sizeof(env));
+		switch (o->type) {
+		case T_STR: {
+			const char *v = *(const char *const *)src;
+			char red[512];
+			if (v && o->secret) {
+				sc_uri_redact(v, red, sizeof(red));
+				v = red;
+			}
+			fprintf(out, "%s=%s\n", env, v ? v : "");
+			break;
+		}
+		case T_LONG: fprintf(out, "%s=%ld\n", env, *(const long *)src); break;
+		case T_LLONG: fprintf(out, "%s=%lld\n", env, *(const long long *)src); break;
+		case T_DOUBLE: fprintf(out, "%s=%g\n", env, *(const double *)src); break;
+		case T_BOOL: fprintf(out, "%s=%s\n", env, *(const bool *)src ? "true" : "false"); break;
+		case T_PROP:
+			fprintf(out, "%s=", env);
+			for (size_t k = 0; k < cfg->nprops; k++) {
+				bool secret = strstr(cfg->props[k].key, "password") ||
+					      strstr(cfg->props[k].key, "secret");
+				fprintf(out, "%s%s=%s", k ? ";" : "", cfg->props[k].key,
+					secret ? "***" : cfg->props[k].value);
+			}
+			fputc('\n', out);
+			break;
+		case T_FLAG: break;
+		}
+	}
+}
+
+void cli_print_env_names(FILE *out)
+{
+	char env[64];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (opts[i].type == T_FLAG)
+			continue;
+		env_name(&opts[i], env, sizeof(env));
+		fprintf(out, "%s\n", env);
+	}
+}

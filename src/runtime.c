@@ -1,0 +1,261 @@
+/* runtime.c - see runtime.h */
+#include "runtime.h"
+#include "config.h"
+#include "error.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	if (stop_flag)
+		_exit(128 + sig);
+	stop_flag = 1;
+}
+
+void runtime_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void runtime_request_stop(bool stop)
+{
+	stop_flag = stop ? 1 : 0;
+}
+
+bool sc_stop_requested(void)
+{
+	return stop_flag != 0;
+}
+
+void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
+			   struct transport_cfg *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->broker = cfg->broker;
+	tc->ns = cfg->ns;
+	tc->role = cfg->role_name;
+	tc->client_id = cfg->client_id;
+	tc->group = cfg->group;
+	tc->inputs = inputs;
+	tc->external_topic = cfg->topic;
+	tc->max_msg_bytes = (size_t)cfg->max_msg_bytes;
+	tc->partitions = (int)cfg->partitions;
+	tc->replication = (int)cfg->replication;
+	tc->qos = (int)cfg->qos;
+	tc->prefetch = (int)cfg->prefetch;
+	tc->inflight = (int)cfg->inflight;
+	tc->quorum = cfg->quorum;
+	tc->in_fd = 0;
+	tc->out_fd = 1;
+	tc->props = cfg->props;
+	tc->nprops = cfg->nprops;
+}
+
+int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,
+		   struct sc_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->role = role;
+	s->interval = cfg->stats_interval;
+	s->start_mono = s->last_mono = sc_mono_ns();
+	s->fout = stderr;
+	if (cfg->stats_path && *cfg->stats_path && strcmp(cfg->stats_path, "-")) {
+		s->fout = fopen(cfg->stats_path, "a");
+		if (!s->fout)
+			return sc_error_set(err, SC_EIO, "cannot open stats file '%s': %s",
+					    cfg->stats_path, strerror(errno));
+		s->own_out = true;
+	}
+	if (!strcmp(cfg->progress, "always"))
+		s->progress = true;
+	else if (!strcmp(cfg->progress, "auto"))
+		s->progress = isatty(2) && !s->own_out ? true : false;
+	return 0;
+}
+
+static double ms(int64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static void print_hist(FILE *f, const char *name, const struct hist *h)
+{
+	fprintf(f, "\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+		   "\"max\":%.3f}",
+		name, (unsigned long long)h->count, ms(hist_quantile(h, 0.5)),
+		ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)),
+		ms(hist_quantile(h, 0.999)), ms(h->max));
+}
+
+static void clear_progress(struct run_stats *s)
+{
+	if (s->progress_drawn) {
+		fputs("\r\033[K", stderr);
+		s->progress_drawn = false;
+	}
+}
+
+static void report(struct run_stats *s, int64_t now, bool final)
+{
+	double dt = (double)(now - s->last_mono) / 1e9, el = (double)(now - s->start_mono) / 1e9;
+	const struct hist *st = final ? &s->stage_all : &s->stage;
+	const struct hist *e2e = final ? &s->e2e_all : &s->e2e;
+	double rin, rout;
+
+	if (final) {
+		rin = el > 0 ? (double)s->in / el : 0;
+		rout = el > 0 ? (double)s->out / el : 0;
+	} else {
+		rin = dt > 0 ? (double)(s->in - s->last_in) / dt : 0;
+		rout = dt > 0 ? (double)(s->out - s->last_out) / dt : 0;
+	}
+	clear_progress(s);
+	fprintf(s->fout,
+		"{\"ts_ns\":%lld,\"role\":\"%s\",\"final\":%s,\"elapsed_s\":%.3f,\"in\":%llu,"
+		"\"out\":%llu,\"stored\":%llu,\"duplicates\":%llu,\"deadletters\":%llu,"
+		"\"errors\":%llu,\"rate_in\":%.1f,\"rate_out\":%.1f,\"bytes_in\":%llu,"
+		"\"bytes_out\":%llu,",
+		(long long)sc_now_ns(), s->role, final ? "true" : "false", el,
+		(unsigned long long)s->in, (unsigned long long)s->out,
+		(unsigned long long)s->stored, (unsigned long long)s->duplicates,
+		(unsigned long long)s->deadletters, (unsigned long long)s->errors, rin, rout,
+		(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
+	if (s->t)
+		fprintf(s->fout, "\"retries\":%llu,\"lag\":%lld,",
+			(unsigned long long)s->t->counters.retries, (long long)transport_lag(s->t));
+	print_hist(s->fout, "stage_ms", st);
+	fputc(',', s->fout);
+	print_hist(s->fout, "e2e_ms", e2e);
+	fputs("}\n", s->fout);
+	fflush(s->fout);
+	s->last_mono = now;
+	s->last_in = s->in;
+	s->last_out = s->out;
+	hist_reset(&s->stage);
+	hist_reset(&s->e2e);
+}
+
+void run_stats_latency(struct run_stats *s, int64_t stage_ns, int64_t e2e_ns)
+{
+	if (stage_ns > 0) {
+		hist_record(&s->stage, stage_ns);
+		hist_record(&s->stage_all, stage_ns);
+	}
+	if (e2e_ns > 0) {
+		hist_record(&s->e2e, e2e_ns);
+		hist_record(&s->e2e_all, e2e_ns);
+	}
+}
+
+void run_stats_tick(struct run_stats *s)
+{
+	int64_t now = sc_mono_ns();
+
+	if (s->interval > 0 && (double)(now - s->last_mono) >= s->interval * 1e9)
+		report(s, now, false);
+	if (s->progress && now - s->start_mono > 0) {
+		static int64_t last_draw;
+		if (now - last_draw < 200000000)
+			return;
+		last_draw = now;
+		fprintf(stderr, "\r\033[K%s: in %llu  out %llu  dlq %llu  e2e p99 %.1f ms",
+			s->role, (unsigned long long)s->in, (unsigned long long)s->out,
+			(unsigned long long)s->deadletters, ms(hist_quantile(&s->e2e_all, 0.99)));
+		s->progress_drawn = true;
+	}
+}
+
+void run_stats_finish(struct run_stats *s)
+{
+	int64_t now = sc_mono_ns();
+	double el = (double)(now - s->start_mono) / 1e9;
+
+	report(s, now, true);
+	fprintf(stderr,
+		"%s: %llu in, %llu out, %llu stored, %llu duplicates refused, %llu dead letters "
+		"in %.2f s (%.0f/s); e2e latency p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+		s->role, (unsigned long long)s->in, (unsigned long long)s->out,
+		(unsigned long long)s->stored, (unsigned long long)s->duplicates,
+		(unsigned long long)s->deadletters, el,
+		el > 0 ? (double)(s->in ? s->in : s->out) / el : 0.0,
+		ms(hist_quantile(&s->e2e_all, 0.5)), ms(hist_quantile(&s->e2e_all, 0.99)),
+		ms(s->e2e_all.max));
+}
+
+void run_stats_release(struct run_stats *s)
+{
+	if (s->own_out && s->fout)
+		fclose(s->fout);
+	s->fout = NULL;
+}
+
+int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int batch_ms,
+		       int idle_ms, size_t *n, runtime_handle_fn handle, void *ctx,
+		       struct sc_error *err)
+{
+	int64_t deadline = 0;
+	int rc;
+
+	*n = 0;
+	while (*n < cap) {
+		int wait;
+
+		if (*n == 0) {
+			wait = idle_ms;
+		} else {
+			int64_t left = deadline - sc_mono_ns();
+			wait = left > 0 ? (int)(left / 1000000) : 0;
+		}
+		rc = transport_poll(t, &msgs[*n], wait, err);
+		if (rc == 0) {
+			if (*n > 0 || wait == idle_ms)
+				return 0;
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		if (*n == 0)
+			deadline = sc_mono_ns() + (int64_t)batch_ms * 1000000;
+		rc = handle(ctx, &msgs[*n], err);
+		(*n)++;
+		if (rc)
+			return rc;
+		if (batch_ms == 0)
+			return 0;
+		if (sc_stop_requested())
+			return 0;
+	}
+	return 0;
+}
+
+int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct sc_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = transport_commit(t, &msgs[i], err);
+		transport_msg_release(t, &msgs[i]);
+	}
+	return rc;
+}
+
+void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		transport_msg_release(t, &msgs[i]);
+}

@@ -1,0 +1,87 @@
+/*
+ * runtime.h - what every role shares: signals, the transport set-up from
+ * the configuration, and the stats reporter.
+ *
+ * Stats: counters and two latency histograms per role, written as one JSON
+ * line every --stats-interval seconds (to --stats=FILE or stderr) plus a
+ * final line and a human summary at exit; on a terminal a one-line live
+ * progress display is redrawn (--progress).
+ *   stage latency: generate -> process (sent_ns) for process,
+ *                  process -> sink (processed_ns) for sink;
+ *   e2e latency:   from the generator's *intended* send time, so a stalled
+ *                  producer shows up as latency (no coordinated omission).
+ */
+#ifndef SC_RUNTIME_H
+#define SC_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stats.h"
+
+struct sc_config;
+struct sc_error;
+struct transport;
+struct transport_cfg;
+struct sc_msg;
+
+/* Install SIGINT/SIGTERM handlers: first one requests a stop, second exits at once. */
+void runtime_signals(void);
+/* For tests: request or clear a stop. */
+void runtime_request_stop(bool stop);
+
+/* Fill a transport configuration from the role's configuration. */
+void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
+			   struct transport_cfg *tc);
+
+struct run_stats {
+	const char *role;
+	uint64_t in, out, stored, duplicates, deadletters, errors;
+	uint64_t bytes_in, bytes_out;
+	struct hist stage, e2e;           /* since the last report */
+	struct hist stage_all, e2e_all;   /* since the start */
+	int64_t start_mono, last_mono;
+	uint64_t last_in, last_out;
+	double interval;
+	FILE *fout;
+	bool own_out;
+	bool progress;
+	bool progress_drawn;
+	struct transport *t;
+};
+
+int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,
+		   struct sc_error *err);
+/* Record one message's latencies (ns; a value <= 0 means unknown and is skipped). */
+void run_stats_latency(struct run_stats *s, int64_t stage_ns, int64_t e2e_ns);
+/* Print a periodic line if the interval elapsed (cheap to call often). */
+void run_stats_tick(struct run_stats *s);
+/* Final JSON line and a one-line human summary on stderr. */
+void run_stats_finish(struct run_stats *s);
+void run_stats_release(struct run_stats *s);
+
+/*
+ * Consumer batches (process and sink).  runtime_poll_batch() polls up to
+ * `cap` messages into msgs[], waiting at most batch_ms for the batch to fill
+ * (and idle_ms for the first message), and calls handle() on each message as
+ * soon as it arrives (its payload is only valid until the next poll).
+ * *n is the number of messages taken.  Returns 0, -SC_EOF when the input
+ * ended (after the messages in msgs[]), or a negative error.
+ * runtime_ack_batch() commits every message (after the caller made their
+ * output safe) and releases them.
+ */
+typedef int (*runtime_handle_fn)(void *ctx, struct sc_msg *m, struct sc_error *err);
+int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int batch_ms,
+		       int idle_ms, size_t *n, runtime_handle_fn handle, void *ctx,
+		       struct sc_error *err);
+int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct sc_error *err);
+/* Release without committing (the input will be redelivered where the backend can). */
+void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n);
+
+int role_generate(const struct sc_config *cfg, struct sc_error *err);
+int role_process(const struct sc_config *cfg, struct sc_error *err);
+int role_sink(const struct sc_config *cfg, struct sc_error *err);
+int role_verify(const struct sc_config *cfg, struct sc_error *err);
+
+#endif /* SC_RUNTIME_H */
