@@ -88,7 +88,7 @@ static const struct opt opts[] = {
 	  "messages to send (-1: unbounded)", false, -1, LLONG_MAX },
 	{ "duration", R_GEN | R_BENCH, T_DOUBLE, OFF(duration), "0", "SEC",
 	  "stop after SEC seconds (0: unbounded)" },
-	{ "rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), "-1", "HZ",
+	{ "rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), NULL, "HZ",
 	  "messages per second, 0: as fast as possible (default 2 cpu, 1 sensor)" },
 	{ "source-id", R_GEN | R_BENCH, T_STR, OFF(source_id), NULL, "ID",
 	  "stable id of this producer (default <source>-<host>)" },
@@ -223,6 +223,7 @@ static void set_defaults(struct sc_config *cfg, struct sc_error *err)
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].def)
 			parse_value(&opts[i], opts[i].def, opts[i].name, cfg, err);
+	cfg->rate = -1; /* per source: 2 Hz cpu, 1 Hz sensor */
 }
 
 /* ---- environment ------------------------------------------------------ */

@@ -34,10 +34,10 @@ static void locate(int64_t v, unsigned *mag, unsigned *sub)
 	*sub = (unsigned)(u >> m);
 }
 
-/* Upper edge (exclusive) of bucket (mag, sub). */
+/* Highest value that falls into bucket (mag, sub). */
 static int64_t bucket_top(unsigned mag, unsigned sub)
 {
-	return (int64_t)(((uint64_t)sub + 1) << mag);
+	return (int64_t)((((uint64_t)sub + 1) << mag) - 1);
 }
 
 void hist_record(struct hist *h, int64_t v)

@@ -28,7 +28,7 @@ void hist_reset(struct hist *h);
 /* Negative values are recorded as 0. */
 void hist_record(struct hist *h, int64_t v);
 void hist_merge(struct hist *into, const struct hist *from);
-/* Value at quantile q in [0,1] (upper edge of its bucket, capped at max); 0 if empty. */
+/* Value at quantile q in [0,1] (highest value of its bucket, capped at max); 0 if empty. */
 int64_t hist_quantile(const struct hist *h, double q);
 double hist_mean(const struct hist *h);
 
