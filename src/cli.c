@@ -283,6 +283,8 @@ static const char *role_of(const char *name, enum sc_role *role)
 
 static int check_choices(const struct sc_config *cfg, struct sc_error *err)
 {
+	if ((cfg->role & R_TRANSPORT) && !transport_find(cfg->transport, err))
+		return -SC_EINVAL;
 	if (cfg->codec && strcmp(cfg->codec, "json") && strcmp(cfg->codec, "msgpack"))
 		return sc_error_set(err, SC_EINVAL, "unknown codec '%s' (known: json, msgpack)",
 				    cfg->codec);

@@ -64,6 +64,7 @@ const char *sc_strerror(int code)
 	case SC_EAUTH: return "authentication failed";
 	case SC_ECONN: return "connection failed";
 	case SC_EINTR: return "interrupted";
+	case SC_ENOENT: return "not found";
 	}
 	return "unknown error";
 }
@@ -83,6 +84,7 @@ int sc_exit_code(int code)
 	case SC_ENOMEM: return EX_OSERR;
 	case SC_ETOOBIG: return EX_DATAERR;
 	case SC_EIO: return EX_IOERR;
+	case SC_ENOENT: return EX_NOINPUT;
 	}
 	return EX_SOFTWARE;
 }

@@ -24,6 +24,7 @@ enum sc_errcode {
 	SC_EAUTH = 9,      /* authentication or authorisation refused */
 	SC_ECONN = 10,     /* cannot connect to / lost the broker */
 	SC_EINTR = 11,     /* interrupted by a stop request */
+	SC_ENOENT = 12,    /* no such file or object */
 };
 
 #define SC_ERRMSG_MAX 512

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -19,6 +20,8 @@ int role_verify(const struct sc_config *cfg, struct sc_error *err)
 {
 	struct verify_cfg vc = { .db_path = cfg->db, .expect = cfg->expect, .out = stdout };
 
+	if (access(cfg->db, F_OK) != 0)
+		return sc_error_set(err, SC_ENOENT, "no database at '%s'", cfg->db);
 	return verify_run(&vc, err);
 }
 
@@ -38,12 +41,8 @@ int main(int argc, char **argv)
 		return 0;
 	if (rc < 0) {
 		fprintf(stderr, "streamctl: %s\n", err.msg);
-		fprintf(stderr, "try 'streamctl %s--help'\n",
-			cfg.role_name ? (cfg.role == SC_ROLE_GENERATE ? "generate "
-					 : cfg.role == SC_ROLE_PROCESS	? "process "
-					 : cfg.role == SC_ROLE_SINK	? "sink "
-									: "verify ")
-				      : "");
+		fprintf(stderr, "try 'streamctl %s%s--help'\n", cfg.role_name ? cfg.role_name : "",
+			cfg.role_name ? " " : "");
 		return EX_USAGE;
 	}
 	runtime_signals();
@@ -60,9 +59,6 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0) {
 		fprintf(stderr, "streamctl %s: %s\n", cfg.role_name, err.msg);
-		if (err.code == SC_EINVAL && cfg.role != SC_ROLE_VERIFY &&
-		    (err.msg[0] == 'u' || err.msg[0] == 'n'))
-			return EX_USAGE;
 		return sc_exit_code(rc);
 	}
 	return 0;
