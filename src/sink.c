@@ -12,7 +12,14 @@
  * to roll back (sink_rollback); a failing sink_commit rolls back by itself,
  * so nothing of the batch is stored and the caller replays it.  A record
  * refused with -SC_EINVAL before any SQL ran (bad kind, no source) leaves the
- * transaction usable.
+ * transaction usable.  A CSV write failure after a successful COMMIT is
+ * returned as -SC_EIO although the rows are durable: a replay is harmless
+ * (refused as duplicates) but those CSV lines are lost.
+ *
+ * Threads: the connection is opened without SQLite's mutex, so one thread
+ * drives a sink.  sink_writable() touches neither the connection nor the
+ * transaction (an atomic flag set by failed writes, cleared by a commit, and
+ * access(2) on the file), so the HTTP thread may call it for /readyz.
  *
  * Map:  schema - errors - open/close - csv - transactions - put
  */
