@@ -9,7 +9,7 @@
 #   make format       reformat; make format-check fails on unformatted files
 #   make clean
 #
-# BUILD=dir selects the build directory (several builds can coexist).
+# BUILD=dir selects the build directory (several builds can coexist); V=1 shows commands.
 
 BUILD   ?= build
 CC      ?= cc
@@ -44,20 +44,29 @@ FORMAT_FILES = $(wildcard src/*.[ch] transports/*.[ch] tests/unit/*.[ch] tests/f
 
 all: $(BIN)
 
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CRITERION_LIBS)
+	@$(if $(Q),echo "  TEST-CC $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CRITERION_LIBS)
 
 setup:
 	@scripts/setup.sh
