@@ -283,8 +283,9 @@ static void zone_key_make(void)
 
 /*
  * The calling thread's zone, with a first chunk big enough for a message of
- * len bytes (objects take about four times the encoded size), so a decode
- * rarely needs a second chunk; NULL when out of memory.
+ * len bytes (a sensor batch's objects take about four times its encoded
+ * size; we leave room for twice that), so a decode rarely needs a second
+ * chunk; NULL when out of memory.
  */
 static msgpack_zone *zone_get(size_t len)
 {
@@ -293,7 +294,7 @@ static msgpack_zone *zone_get(size_t len)
 
 	if (pthread_once(&zone_once, zone_key_make) || zone_key_rc)
 		return NULL;
-	while (want < len * 4 && want < MP_ZONE_MAX)
+	while (want < len * 8 && want < MP_ZONE_MAX)
 		want *= 2;
 	z = pthread_getspecific(zone_key);
 	if (z && z->chunk_size >= want)
