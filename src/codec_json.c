@@ -95,7 +95,7 @@ static void put_dbl(struct jenc *e, const char *field, double v)
 				     "json: field '%s': cannot encode non-finite number", field);
 		return;
 	}
-	if (v == (double)(int64_t)v && fabs(v) < 1e15 && !(v == 0 && signbit(v))) {
+	if (fabs(v) < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
 		put_i64(e, (int64_t)v);
 		return;
 	}
