@@ -1,0 +1,135 @@
+/* codec.c - codec names, detection and dispatch; see codec.h */
+#include "codec.h"
+#include "codec_internal.h"
+#include "error.h"
+#include "record.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum sc_codec codec_from_name(const char *name)
+{
+	if (!name)
+		return SC_CODEC_NONE;
+	if (strcmp(name, "json") == 0)
+		return SC_CODEC_JSON;
+	if (strcmp(name, "msgpack") == 0)
+		return SC_CODEC_MSGPACK;
+	return SC_CODEC_NONE;
+}
+
+const char *codec_name(enum sc_codec c)
+{
+	switch (c) {
+	case SC_CODEC_JSON: return "json";
+	case SC_CODEC_MSGPACK: return "msgpack";
+	default: return "none";
+	}
+}
+
+enum sc_codec codec_detect(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i = 0;
+
+	if (!p || len == 0)
+		return SC_CODEC_NONE;
+	if ((p[0] >= 0x80 && p[0] <= 0x8f) || p[0] == 0xde || p[0] == 0xdf)
+		return SC_CODEC_MSGPACK;
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	if (i < len && p[i] == '{')
+		return SC_CODEC_JSON;
+	return SC_CODEC_NONE;
+}
+
+int codec_encode(enum sc_codec c, const struct sc_record *r, struct sc_buf *out,
+		 struct sc_error *err)
+{
+	switch (c) {
+	case SC_CODEC_JSON: return codec_json_encode(r, out, err);
+	case SC_CODEC_MSGPACK: return codec_msgpack_encode(r, out, err);
+	default: return sc_error_set(err, SC_EINVAL, "codec: unknown codec %d", (int)c);
+	}
+}
+
+int codec_decode(const void *data, size_t len, struct sc_record *r, struct sc_error *err)
+{
+	switch (codec_detect(data, len)) {
+	case SC_CODEC_JSON: return codec_json_decode(data, len, r, err);
+	case SC_CODEC_MSGPACK: return codec_msgpack_decode(data, len, r, err);
+	default:
+		if (len == 0)
+			return sc_error_set(err, SC_EINVAL, "codec: empty message");
+		return sc_error_set(err, SC_EINVAL,
+				    "codec: neither json nor msgpack (first byte 0x%02x)",
+				    ((const unsigned char *)data)[0]);
+	}
+}
+
+int codec_field_error(struct sc_error *err, const struct codec_path *p, const char *field,
+		      const char *fmt, ...)
+{
+	char where[160], why[SC_ERRMSG_MAX];
+	size_t n = 0;
+	va_list ap;
+
+	where[0] = '\0';
+	n += (size_t)snprintf(where, sizeof(where), "%s", p->base ? p->base : "");
+	if (p->arr && n < sizeof(where))
+		n += (size_t)snprintf(where + n, sizeof(where) - n, "%s[%ld]", p->arr, p->idx);
+	if (p->sub && n < sizeof(where))
+		n += (size_t)snprintf(where + n, sizeof(where) - n, "%s%s", p->arr ? "." : "",
+				      p->sub);
+	if (field && n < sizeof(where))
+		snprintf(where + n, sizeof(where) - n, "%s%s", (p->arr || p->sub) ? "." : "",
+			 field);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return sc_error_set(err, SC_EINVAL, "%sfield '%s': %s", p->codec ? p->codec : "", where,
+			    why);
+}
+
+bool codec_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		unsigned int cp, need;
+
+		if (c >= 0x01 && c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c == 0)
+			return false;
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i <= need)
+			return false;
+		for (unsigned int k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
