@@ -215,10 +215,11 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		int wait = idle_ms;
 
 		if (*n > 0) {
-			/* the batch ends when the input is drained or batch_ms passed */
-			if (sc_mono_ns() >= deadline || sc_stop_requested())
+			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
+			int64_t left = deadline - sc_mono_ns();
+			if (left <= 0 || sc_stop_requested())
 				return 0;
-			wait = 0;
+			wait = left < 1000000 ? 0 : 1;
 		}
 		rc = transport_poll(t, &msgs[*n], wait, err);
 		if (rc == 0)
