@@ -259,6 +259,8 @@ static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_
 		return sc_error_set(err, SC_EINVAL, "kafka: stream %s has no topic",
 				    sc_stream_name(m->stream) ? sc_stream_name(m->stream) : "?");
 	rc = kafka_stream_ready(k, m->stream, err);
+	if (k->producer)
+		rd_kafka_poll(k->producer, 0); /* serve reports and errors (healthy()) */
 	if (!rc)
 		rc = kafka_fatal(k, k->producer, err);
 	if (rc)
