@@ -16,4 +16,4 @@ const struct transport_ops *const transport_backends[] = {
 };
 
 /* Every name a user may give, built in or not, for clear errors. */
-const char *const transport_known_names[] = {"pipe", "kafka", "amqp", "mqtt", NULL};
+const char *const transport_known_names[] = { "pipe", "kafka", "amqp", "mqtt", NULL };
