@@ -171,16 +171,21 @@ static void amqpb_con_other_frame(struct amqpb_conn *c)
 		amqpb_conn_drop(c); /* queue deleted: reconnect redeclares it */
 }
 
+/*
+ * Wait for one delivery up to timeout_ms (< 0: until one comes or a stop is
+ * requested), in slices of at most a second so both connections get their
+ * heartbeats and pending confirms are read.
+ */
 static int amqpb_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err)
 {
 	struct amqpb *b = t->priv;
 	struct amqpb_conn *c = &b->con.conn;
-	int64_t deadline = sc_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+	int64_t deadline =
+		timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + (int64_t)timeout_ms * 1000000;
 	struct amqpb_delivery *d;
 	amqp_rpc_reply_t r;
 	int rc;
 
-	amqpb_pub_service(t);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return sc_error_set(err, SC_ENOMEM, "amqp: out of memory");
@@ -188,6 +193,7 @@ static int amqpb_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 		int64_t left;
 		struct timeval tv;
 
+		amqpb_pub_service(t);
 		if (!c->up) {
 			rc = amqpb_reconnect(t, c, amqpb_con_setup, err);
 			if (rc) {
@@ -197,8 +203,7 @@ static int amqpb_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 		}
 		amqpb_keepalive(&b->o, c);
 		left = deadline - sc_mono_ns();
-		if (left < 0)
-			left = 0;
+		left = left < 0 ? 0 : left > 1000000000 ? 1000000000 : left;
 		tv.tv_sec = (time_t)(left / 1000000000);
 		tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
 		amqp_maybe_release_buffers(c->st);
@@ -209,16 +214,12 @@ static int amqpb_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 			return 1;
 		}
 		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-		    r.library_error == AMQP_STATUS_TIMEOUT) {
-			free(d);
-			return 0;
-		}
-		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
 		    r.library_error == AMQP_STATUS_UNEXPECTED_STATE)
 			amqpb_con_other_frame(c);
-		else
+		else if (r.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION ||
+			 r.library_error != AMQP_STATUS_TIMEOUT)
 			amqpb_reply_error(c, AMQPB_DATA_CH, r, err, "consumer connection lost");
-		if (c->up && sc_mono_ns() >= deadline) {
+		if (c->up && (sc_mono_ns() >= deadline || sc_stop_requested())) {
 			free(d);
 			return 0;
 		}

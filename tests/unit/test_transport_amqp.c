@@ -546,6 +546,31 @@ Test(transport_amqp, lag_counts_messages_ready_in_the_consumed_queues)
 	transport_close(p);
 }
 
+Test(transport_amqp, lag_queries_between_polls_lose_no_delivery)
+{
+	struct transport_cfg c = cfg_for(0);
+	struct transport *p = open_ok(&c), *q;
+	static struct seen seen;
+
+	publish_n(p, SC_STREAM_RAW_CPU, 90);
+	flush_ok(p);
+	c = cfg_for(SC_STREAM_BIT(SC_STREAM_RAW_CPU));
+	c.prefetch = 50;
+	q = open_ok(&c);
+	for (int round = 0; round < 3; round++) {
+		cr_assert_eq(consume(q, 30, true, record, &seen), 30);
+		usleep(1100000); /* past the lag cache: a real query amid deliveries */
+		cr_assert_eq(transport_lag(q), round < 1 ? 10 : 0, "round %d", round);
+	}
+	expect_nothing_more(q);
+	cr_assert_eq(seen.bad, 0);
+	for (int i = 0; i < 90; i++)
+		cr_assert_eq(seen.count[SC_STREAM_RAW_CPU][i], 1, "message %d seen %d times", i,
+			     seen.count[SC_STREAM_RAW_CPU][i]);
+	transport_close(q);
+	transport_close(p);
+}
+
 Test(transport_amqp, small_confirm_window_still_confirms_everything)
 {
 	struct sc_kv props[] = {{"confirm.window", "4"}};
