@@ -321,12 +321,17 @@ static int amqpb_login(const struct amqpb_opts *o, struct amqpb_conn *c, struct 
 	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
 	    r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 		amqp_connection_close_t *m = r.reply.decoded;
-		if (m->reply_code == AMQP_ACCESS_REFUSED)
-			return amqpb_closed(c, 0, m->reply_code, m->reply_text, err,
-					    "authentication refused");
-		if (m->reply_code == AMQP_NOT_ALLOWED)
-			return amqpb_closed(c, 0, m->reply_code, m->reply_text, err,
-					    "access to the vhost refused");
+		char what[700];
+		if (m->reply_code == AMQP_ACCESS_REFUSED) {
+			snprintf(what, sizeof(what), "authentication refused for user '%s' at %s",
+				 o->user, o->where);
+			return amqpb_closed(c, 0, m->reply_code, m->reply_text, err, what);
+		}
+		if (m->reply_code == AMQP_NOT_ALLOWED) {
+			snprintf(what, sizeof(what), "user '%s' may not use vhost '%s' at %s",
+				 o->user, o->vhost, o->where);
+			return amqpb_closed(c, 0, m->reply_code, m->reply_text, err, what);
+		}
 	}
 	return amqpb_reply_error(c, 0, r, err, "cannot log in to %s as user '%s'", o->where,
 				 o->user);

@@ -13,7 +13,9 @@
  * is re-sent in order on the new connection and renumbered from 1
  * (at-least-once: the broker may already hold some of them; duplicates are
  * refused downstream by (source, seq)).  Nacks and returns are counted and
- * reported by the next flush() as -SC_EIO.
+ * reported by the next flush() as -SC_EIO.  When publish() fails because
+ * the broker stayed away longer than reconnect.timeout.ms, its copy stays
+ * in the ring and is still sent by a later successful reconnect.
  *
  * Map:  ring - sending - confirms - publish and flush
  */

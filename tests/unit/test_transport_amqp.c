@@ -656,8 +656,20 @@ Test(transport_amqp, wrong_password_is_refused_with_eauth_without_showing_it)
 	int rc = open_err("amqp://guest:s3cr3t-Wrong@127.0.0.1:5672/", NULL, 0, &err);
 
 	cr_assert_eq(rc, -SC_EAUTH, "got %d: %s", rc, err.msg);
-	cr_assert(strstr(err.msg, "authentication refused"), "%s", err.msg);
+	cr_assert(strncmp(err.msg,
+			  "amqp: authentication refused for user 'guest' at 127.0.0.1:5672",
+			  62) == 0,
+		  "%s", err.msg);
 	cr_assert_null(strstr(err.msg, "s3cr3t"), "the password leaked: %s", err.msg);
+}
+
+Test(transport_amqp, an_unknown_vhost_is_refused_with_eauth)
+{
+	struct sc_error err = {0};
+	int rc = open_err("amqp://guest:guest@127.0.0.1:5672/no-such-vhost", NULL, 0, &err);
+
+	cr_assert_eq(rc, -SC_EAUTH, "got %d: %s", rc, err.msg);
+	cr_assert(strstr(err.msg, "vhost 'no-such-vhost'"), "%s", err.msg);
 }
 
 Test(transport_amqp, malformed_uris_are_refused_with_einval)
