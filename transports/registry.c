@@ -8,12 +8,14 @@
 
 extern const struct transport_ops transport_pipe;
 extern const struct transport_ops transport_kafka;
+extern const struct transport_ops transport_amqp;
 
 const struct transport_ops *const transport_backends[] = {
 	&transport_pipe,
 	&transport_kafka,
+	&transport_amqp,
 	NULL,
 };
 
 /* Every name a user may give, built in or not, for clear errors. */
-const char *const transport_known_names[] = {"pipe", "kafka", "amqp", "mqtt", NULL};
+const char *const transport_known_names[] = { "pipe", "kafka", "amqp", "mqtt", NULL };
