@@ -7,11 +7,13 @@
 #include "transport.h"
 
 extern const struct transport_ops transport_pipe;
+extern const struct transport_ops transport_mqtt;
 
 const struct transport_ops *const transport_backends[] = {
 	&transport_pipe,
+	&transport_mqtt,
 	NULL,
 };
 
 /* Every name a user may give, built in or not, for clear errors. */
-const char *const transport_known_names[] = { "pipe", "kafka", "amqp", "mqtt", NULL };
+const char *const transport_known_names[] = {"pipe", "kafka", "amqp", "mqtt", NULL};
