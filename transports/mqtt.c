@@ -24,8 +24,9 @@
  * callbacks; at most `window` messages are unconfirmed (PUBACK/PUBCOMP, or for
  * QoS 0 written to the socket).  publish() waits while the window is full:
  * that is the backpressure.  window = min(cfg->inflight (100), the broker's
- * Receive Maximum) so paho's own in-flight window never fills: paho 1.3's send
- * thread would then sleep up to 1 s per message (paho.mqtt.c PR #1457).
+ * Receive Maximum) and paho's maxInflight = cfg->inflight, so paho never has a
+ * publish it must hold back for a full in-flight window: paho 1.3's send
+ * thread would then sleep up to 1 s (paho.mqtt.c PR #1457).
  * flush() waits until nothing is unconfirmed and reports failures since the
  * previous flush.  paho persistence is off (in memory): a message is safe only
  * once flush() returned 0; unconfirmed ones are resent after a reconnect.
@@ -38,15 +39,17 @@
  * TRANSPORT_CAP_COMMIT is NOT declared.  What we do: messageArrived copies the
  * message into a bounded queue (capacity cfg->prefetch, default 100, also sent
  * as MQTT 5 Receive Maximum) and, while the queue is full, blocks paho's
- * receive thread (in 100 ms steps): paho then reads nothing more, unread
- * messages stay unacknowledged in the socket and at the broker, which keeps
- * them in the persistent session.  Messages lost on a crash or a stop: those
- * in the queue and not yet polled (at most prefetch + 1), plus those polled
- * and not yet safe downstream.  Everything not yet read from the socket is
- * redelivered.  The receive thread also reads our PUBACKs, so while publish()
- * or flush() waits (process role: consume and publish on one client) the
- * callback does not block and the queue may briefly exceed its capacity;
- * otherwise the two would wait for each other.
+ * receive thread: paho then reads nothing more from the socket, and what it
+ * has not read is not acknowledged, so the broker keeps it in the persistent
+ * session and redelivers it after a crash.  Lost on a crash or a stop: the
+ * messages queued and not yet polled (at most prefetch, a little more when
+ * the process also publishes, see below), the one in the callback, and those
+ * polled but not yet safe downstream.  paho 1.3 calls messageArrived holding
+ * its global mutex and reads every client's PUBACKs on the same thread, so the
+ * callback never blocks while any thread of the process is in a paho call or
+ * waits for a confirmation, CONNACK or SUBACK (mqtt_busy); the queue may then
+ * exceed its capacity a little.  Otherwise consume and publish in one process
+ * (the process role) would deadlock.
  *
  * Reconnect: paho's automaticReconnect (1..30 s); the subscriptions are made
  * again on every reconnect (harmless with a persistent session);
@@ -54,81 +57,22 @@
  *
  * -X keys: qos, inflight, keepalive, session.expiry, clean, client.id.
  *
- * Map:  state - configuration - callbacks - open/close - publish/flush -
- *       poll/release - lag/healthy - ops
+ * Files: mqtt.c (this: connection, callbacks, publishing, ops), mqtt_config.c
+ * (options, topic names, filters), mqtt_consume.c (receive queue, poll),
+ * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
+ *
+ * Map:  process-wide state - callbacks - open/close - publish/flush -
+ *       healthy - ops
  */
-#include "transport.h"
+#include "mqtt_internal.h"
 #include "../src/error.h"
 
-#include <MQTTAsync.h>
-
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#define MQTT_DEFAULT_URI       "mqtt://127.0.0.1:1883"
-#define MQTT_DEFAULT_INFLIGHT  100
-#define MQTT_DEFAULT_PREFETCH  100
-#define MQTT_DEFAULT_KEEPALIVE 30
-#define MQTT_DEFAULT_EXPIRY    86400
-#define MQTT_PRODUCER_EXPIRY   300
-#define MQTT_CONNECT_TIMEOUT_S 10
-#define MQTT_PUBLISH_WAIT_MS   30000
-#define MQTT_CLOSE_TIMEOUT_MS  5000
-#define MQTT_TOPIC_MAX	       512
-#define MQTT_KEY_PROP	       "k"
-
-/* ---- state --------------------------------------------------------------- */
-
-/* One received message; payload and key live in the same allocation. */
-struct mqtt_rx {
-	struct mqtt_rx *next;
-	enum sc_stream stream;
-	bool dup, malformed;
-	char *key;
-	size_t len;
-	unsigned char data[];
-};
-
-/* Result of an asynchronous call (connect, subscribe, disconnect). */
-struct mqtt_call {
-	int state; /* 0 pending, 1 done, < 0 failed with -SC_E* */
-	char why[256];
-};
-
-struct mqtt_priv {
-	MQTTAsync client;
-	bool created;
-	struct transport *t;
-
-	struct sc_uri uri;
-	char server[300];
-	char client_id[256];
-	char group[128];
-	const char *ns;
-	int qos, inflight, window, prefetch, keepalive, clean;
-	long expiry;
-	MQTTProperties connect_props;
-
-	int nfilters;
-	char *filters[SC_STREAM__COUNT];
-	int filter_qos[SC_STREAM__COUNT];
-	bool resubscribe, connected;
-
-	struct mqtt_call connect_call, sub_call, disc_call;
-	uint64_t lost; /* connectionLost count, folded into counters.retries */
-
-	uint64_t outstanding, confirmed, failed;
-	char fail_reason[200];
-	bool closing;
-
-	struct mqtt_rx *head, *tail;
-	size_t queued;
-};
+/* ---- process-wide state ---------------------------------------------------- */
 
 /*
  * paho 1.3 runs every MQTTAsync client of the process on one receive thread
@@ -140,11 +84,11 @@ struct mqtt_priv {
  * receive thread delivers (confirmations, CONNACK, SUBACK).  While it is
  * non-zero no callback blocks, so neither waits for the other.
  */
-static pthread_mutex_t mqtt_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t mqtt_cond = PTHREAD_COND_INITIALIZER;
-static int mqtt_busy;
+pthread_mutex_t mqtt_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t mqtt_cond = PTHREAD_COND_INITIALIZER;
+int mqtt_busy;
 
-static void mqtt_busy_enter(void)
+void mqtt_busy_enter(void)
 {
 	pthread_mutex_lock(&mqtt_lock);
 	mqtt_busy++;
@@ -152,7 +96,7 @@ static void mqtt_busy_enter(void)
 	pthread_mutex_unlock(&mqtt_lock);
 }
 
-static void mqtt_busy_leave(void)
+void mqtt_busy_leave(void)
 {
 	pthread_mutex_lock(&mqtt_lock);
 	mqtt_busy--;
@@ -171,193 +115,12 @@ static void mqtt_deadline(struct timespec *ts, int ms)
 	}
 }
 
-/* Wait on the condition for at most ms (mqtt_lock held). */
-static void mqtt_wait(int ms)
+void mqtt_wait(int ms)
 {
 	struct timespec ts;
 
 	mqtt_deadline(&ts, ms);
 	pthread_cond_timedwait(&mqtt_cond, &mqtt_lock, &ts);
-}
-
-/* ---- configuration ------------------------------------------------------- */
-
-static int mqtt_parse_int(const char *key, const char *v, long lo, long hi, long *out,
-			  struct sc_error *err)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		return sc_error_set(err, SC_EINVAL,
-				    "mqtt: -X %s=%s: expected an integer in %ld..%ld", key, v, lo,
-				    hi);
-	*out = n;
-	return 0;
-}
-
-static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg,
-			    struct sc_error *err)
-{
-	for (size_t i = 0; i < cfg->nprops; i++) {
-		const char *k = cfg->props[i].key,
-			   *v = cfg->props[i].value ? cfg->props[i].value : "";
-		long n;
-		int rc = 0;
-
-		if (strcmp(k, "qos") == 0) {
-			rc = mqtt_parse_int(k, v, 0, 2, &n, err);
-			p->qos = (int)n;
-		} else if (strcmp(k, "inflight") == 0) {
-			rc = mqtt_parse_int(k, v, 1, 65535, &n, err);
-			p->inflight = (int)n;
-		} else if (strcmp(k, "keepalive") == 0) {
-			rc = mqtt_parse_int(k, v, 0, 65535, &n, err);
-			p->keepalive = (int)n;
-		} else if (strcmp(k, "session.expiry") == 0) {
-			rc = mqtt_parse_int(k, v, 0, 4294967295L, &n, err);
-			p->expiry = n;
-		} else if (strcmp(k, "clean") == 0) {
-			if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-				p->clean = 1;
-			else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-				p->clean = 0;
-			else
-				return sc_error_set(err, SC_EINVAL,
-						    "mqtt: -X clean=%s: expected true or false", v);
-		} else if (strcmp(k, "client.id") == 0) {
-			if (!*v || strlen(v) >= sizeof(p->client_id))
-				return sc_error_set(err, SC_EINVAL,
-						    "mqtt: -X client.id: empty or too long");
-			sc_strlcpy(p->client_id, v, sizeof(p->client_id));
-		} else {
-			return sc_error_set(
-				err, SC_EINVAL,
-				"mqtt: unknown -X key '%s' (known: qos, inflight, keepalive, "
-				"session.expiry, clean, client.id)",
-				k);
-		}
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-/* Replace characters that are special in topic levels / share names. */
-static void mqtt_sanitise(char *s, bool dots)
-{
-	for (; *s; s++)
-		if (*s == '+' || *s == '#' || *s == '/' || (dots && *s == '.'))
-			*s = '_';
-}
-
-static int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg,
-			  struct sc_error *err)
-{
-	char red[512];
-	int rc;
-
-	rc = sc_uri_parse(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, &p->uri,
-			  err);
-	if (rc)
-		return sc_error_prefix(err, "mqtt");
-	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
-		      sizeof(red));
-	if (strcmp(p->uri.scheme, "mqtts") == 0 || strcmp(p->uri.scheme, "ssl") == 0)
-		return sc_error_set(err, SC_ENOTSUP,
-				    "mqtt: broker uri '%s': tls is not supported yet", red);
-	if (strcmp(p->uri.scheme, "mqtt") != 0 && strcmp(p->uri.scheme, "tcp") != 0)
-		return sc_error_set(err, SC_EINVAL,
-				    "mqtt: broker uri '%s': scheme must be mqtt:// (or tcp://)",
-				    red);
-	if ((p->uri.path && *p->uri.path) || p->uri.query)
-		return sc_error_set(err, SC_EINVAL,
-				    "mqtt: broker uri '%s': no path or query expected", red);
-	snprintf(p->server, sizeof(p->server),
-		 strchr(p->uri.host, ':') ? "tcp://[%s]:%d" : "tcp://%s:%d", p->uri.host,
-		 p->uri.port ? p->uri.port : 1883);
-
-	p->ns = cfg->ns && *cfg->ns ? cfg->ns : "streamctl";
-	if (strpbrk(p->ns, "+#"))
-		return sc_error_set(err, SC_EINVAL, "mqtt: namespace '%s' contains '+' or '#'",
-				    p->ns);
-	p->qos = cfg->qos < 0 ? 1 : cfg->qos;
-	if (p->qos > 2)
-		return sc_error_set(err, SC_EINVAL, "mqtt: qos %d: expected 0, 1 or 2", cfg->qos);
-	p->inflight = cfg->inflight > 0 ? cfg->inflight : MQTT_DEFAULT_INFLIGHT;
-	p->prefetch = cfg->prefetch > 0 ? cfg->prefetch : MQTT_DEFAULT_PREFETCH;
-	if (p->prefetch > 65535)
-		p->prefetch = 65535;
-	p->keepalive = MQTT_DEFAULT_KEEPALIVE;
-	p->clean = -1;
-	p->expiry = -1;
-	if (cfg->client_id && *cfg->client_id)
-		sc_strlcpy(p->client_id, cfg->client_id, sizeof(p->client_id));
-	rc = mqtt_parse_props(p, cfg, err);
-	if (rc)
-		return rc;
-	if (p->inflight > 65535)
-		p->inflight = 65535;
-	if (!p->client_id[0]) {
-		if (cfg->inputs && p->clean != 1)
-			return sc_error_set(
-				err, SC_EINVAL,
-				"mqtt: a consumer needs a stable client id for its persistent "
-				"session (--client-id or -X client.id)");
-		snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%ld", p->ns,
-			 cfg->role && *cfg->role ? cfg->role : "client", (long)getpid());
-		if (p->expiry < 0)
-			p->expiry = MQTT_PRODUCER_EXPIRY;
-	}
-	if (p->clean < 0)
-		p->clean = 0;
-	if (p->expiry < 0)
-		p->expiry = MQTT_DEFAULT_EXPIRY;
-	p->window = p->inflight;
-
-	if (cfg->group && *cfg->group)
-		snprintf(p->group, sizeof(p->group), "%s", cfg->group);
-	else
-		snprintf(p->group, sizeof(p->group), "%s.%s", p->ns,
-			 cfg->role && *cfg->role ? cfg->role : "client");
-	mqtt_sanitise(p->group, true);
-	return 0;
-}
-
-/* "<ns>/<stream path>" into buf. */
-static int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, size_t n)
-{
-	int len = transport_stream_name(buf, n, p->ns, s, '/');
-	return len < 0 || (size_t)len >= n ? -1 : len;
-}
-
-static int mqtt_build_filters(struct mqtt_priv *p, const struct transport_cfg *cfg,
-			      struct sc_error *err)
-{
-	char topic[MQTT_TOPIC_MAX], filter[MQTT_TOPIC_MAX + 160];
-
-	for (int s = 0; s < SC_STREAM__COUNT; s++) {
-		if (!(cfg->inputs & SC_STREAM_BIT(s)))
-			continue;
-		if (s == SC_STREAM_EXTERNAL) {
-			if (!cfg->external_topic || !*cfg->external_topic)
-				return sc_error_set(err, SC_EINVAL,
-						    "mqtt: the external stream needs a topic");
-			snprintf(filter, sizeof(filter), "$share/%s/%s", p->group,
-				 cfg->external_topic);
-		} else {
-			if (mqtt_stream_topic(p, (enum sc_stream)s, topic, sizeof(topic)) < 0)
-				return sc_error_set(err, SC_EINVAL, "mqtt: namespace too long");
-			snprintf(filter, sizeof(filter), "$share/%s/%s/#", p->group, topic);
-		}
-		p->filters[p->nfilters] = strdup(filter);
-		if (!p->filters[p->nfilters])
-			return sc_error_set(err, SC_ENOMEM, "mqtt: out of memory");
-		p->filter_qos[p->nfilters++] = p->qos;
-	}
-	return 0;
 }
 
 /* ---- callbacks (paho's threads) ------------------------------------------ */
@@ -510,95 +273,6 @@ static void mqtt_on_send_fail(void *ctx, MQTTAsync_failureData5 *r)
 }
 
 /* Which stream and key a received topic belongs to. */
-static void mqtt_classify(struct mqtt_priv *p, const char *topic, enum sc_stream *s,
-			  const char **key)
-{
-	unsigned int inputs = p->t->cfg.inputs;
-	char prefix[MQTT_TOPIC_MAX];
-
-	for (int i = 0; i < SC_STREAM_EXTERNAL; i++) {
-		int n;
-		if (!(inputs & SC_STREAM_BIT(i)))
-			continue;
-		n = mqtt_stream_topic(p, (enum sc_stream)i, prefix, sizeof(prefix));
-		if (n < 0 || strncmp(topic, prefix, (size_t)n) != 0)
-			continue;
-		if (topic[n] == '\0' || topic[n] == '/') {
-			*s = (enum sc_stream)i;
-			*key = topic[n] ? topic + n + 1 : NULL;
-			return;
-		}
-	}
-	*s = SC_STREAM_EXTERNAL;
-	*key = topic;
-}
-
-/*
- * Copy one message into the queue.  Blocks paho's receive thread while the
- * queue is full, unless a writer waits for PUBACKs that only this thread reads.
- */
-static int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m)
-{
-	struct mqtt_priv *p = ctx;
-	char topic[MQTT_TOPIC_MAX];
-	const char *key = NULL;
-	enum sc_stream s;
-	struct mqtt_rx *rx;
-	size_t klen = 0, tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic_name);
-	MQTTProperty *kp = NULL;
-	bool malformed = false;
-
-	if (tlen >= sizeof(topic)) {
-		tlen = sizeof(topic) - 1;
-		malformed = true;
-	}
-	memcpy(topic, topic_name, tlen);
-	topic[tlen] = '\0';
-	mqtt_classify(p, topic, &s, &key);
-	if (s == SC_STREAM_EXTERNAL && !(p->t->cfg.inputs & SC_STREAM_BIT(SC_STREAM_EXTERNAL)))
-		malformed = true;
-	for (int i = 0; (kp = MQTTProperties_getPropertyAt(&m->properties,
-							   MQTTPROPERTY_CODE_USER_PROPERTY, i));
-	     i++)
-		if (kp->value.data.len == 1 && kp->value.data.data[0] == MQTT_KEY_PROP[0])
-			break;
-	klen = kp ? (size_t)kp->value.value.len : key ? strlen(key) : 0;
-
-	rx = malloc(sizeof(*rx) + (size_t)m->payloadlen + klen + 1);
-	if (rx) {
-		rx->next = NULL;
-		rx->stream = s;
-		rx->dup = m->dup != 0;
-		rx->malformed = malformed;
-		rx->len = (size_t)m->payloadlen;
-		memcpy(rx->data, m->payload, rx->len);
-		rx->key = NULL;
-		if (kp || key) {
-			rx->key = (char *)rx->data + rx->len;
-			memcpy(rx->key, kp ? kp->value.value.data : key, klen);
-			rx->key[klen] = '\0';
-		}
-	}
-	MQTTAsync_freeMessage(&m);
-	MQTTAsync_free(topic_name);
-	if (!rx)
-		return 1; /* out of memory: nothing better to do than drop it */
-
-	pthread_mutex_lock(&mqtt_lock);
-	while (p->queued >= (size_t)p->prefetch && !mqtt_busy && !p->closing &&
-	       !sc_stop_requested())
-		mqtt_wait(100);
-	if (p->tail)
-		p->tail->next = rx;
-	else
-		p->head = rx;
-	p->tail = rx;
-	p->queued++;
-	pthread_cond_broadcast(&mqtt_cond);
-	pthread_mutex_unlock(&mqtt_lock);
-	return 1;
-}
-
 /* ---- open / close -------------------------------------------------------- */
 
 static int mqtt_await(struct mqtt_call *c, int ms)
@@ -612,21 +286,6 @@ static int mqtt_await(struct mqtt_call *c, int ms)
 	state = c->state;
 	pthread_mutex_unlock(&mqtt_lock);
 	return state;
-}
-
-static int mqtt_set_props(struct mqtt_priv *p, struct sc_error *err)
-{
-	MQTTProperty prop = {0};
-
-	prop.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
-	prop.value.integer4 = (unsigned int)p->expiry;
-	if (MQTTProperties_add(&p->connect_props, &prop))
-		return sc_error_set(err, SC_ENOMEM, "mqtt: cannot set connect properties");
-	prop.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
-	prop.value.integer2 = (unsigned short)p->prefetch;
-	if (MQTTProperties_add(&p->connect_props, &prop))
-		return sc_error_set(err, SC_ENOMEM, "mqtt: cannot set connect properties");
-	return 0;
 }
 
 static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
@@ -888,66 +547,7 @@ static int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	return rc;
 }
 
-/* ---- poll / release ------------------------------------------------------ */
-
-static int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err)
-{
-	struct mqtt_priv *p = t->priv;
-	int64_t end = sc_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
-	struct mqtt_rx *rx;
-
-	(void)err;
-	pthread_mutex_lock(&mqtt_lock);
-	while (!p->head && !sc_stop_requested()) {
-		int64_t left = (end - sc_mono_ns()) / 1000000;
-		if (left <= 0)
-			break;
-		mqtt_wait(left < 100 ? (int)left : 100);
-	}
-	rx = p->head;
-	if (rx) {
-		p->head = rx->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->queued--;
-		pthread_cond_broadcast(&mqtt_cond);
-	}
-	t->counters.retries = p->lost;
-	pthread_mutex_unlock(&mqtt_lock);
-	if (!rx)
-		return 0;
-	out->stream = rx->stream;
-	out->payload = rx->data;
-	out->len = rx->len;
-	out->key = rx->key;
-	out->flags = rx->dup ? SC_MSG_REDELIVERED : 0;
-	if (rx->malformed) {
-		out->flags |= SC_MSG_MALFORMED;
-		out->error = "mqtt: message on an unexpected topic";
-	}
-	out->handle = rx;
-	return 1;
-}
-
-static void mqtt_release(struct transport *t, struct sc_msg *m)
-{
-	(void)t;
-	free(m->handle);
-	m->handle = NULL;
-}
-
-/* ---- lag / healthy ------------------------------------------------------- */
-
-static int64_t mqtt_lag(struct transport *t)
-{
-	struct mqtt_priv *p = t->priv;
-	int64_t n;
-
-	pthread_mutex_lock(&mqtt_lock);
-	n = (int64_t)p->queued;
-	pthread_mutex_unlock(&mqtt_lock);
-	return n;
-}
+/* ---- healthy ------------------------------------------------------------- */
 
 static bool mqtt_healthy(struct transport *t)
 {
