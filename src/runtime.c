@@ -217,7 +217,7 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		if (*n > 0) {
 			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
 			int64_t left = deadline - sc_mono_ns();
-			if (left <= 0 || sc_stop_requested())
+			if (left <= 0)
 				return 0;
 			wait = left < 1000000 ? 0 : 1;
 		}
@@ -246,6 +246,17 @@ int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct
 		transport_msg_release(t, &msgs[i]);
 	}
 	return rc;
+}
+
+bool runtime_keep_consuming(struct transport *t, int64_t *drain_deadline)
+{
+	if (!sc_stop_requested())
+		return true;
+	if (transport_has(t, TRANSPORT_CAP_COMMIT))
+		return false;
+	if (!*drain_deadline)
+		*drain_deadline = sc_mono_ns() + 10 * 1000000000LL;
+	return sc_mono_ns() < *drain_deadline && transport_lag(t) > 0;
 }
 
 void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n)

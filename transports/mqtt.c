@@ -480,14 +480,13 @@ static int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_e
 	pthread_mutex_lock(&mqtt_lock);
 	mqtt_busy++;
 	pthread_cond_broadcast(&mqtt_cond);
-	while (p->outstanding >= (uint64_t)p->window && !sc_stop_requested() && sc_mono_ns() < end)
+	/* not cut short by a stop request: a draining role still needs its outputs out */
+	while (p->outstanding >= (uint64_t)p->window && sc_mono_ns() < end)
 		mqtt_wait(100);
 	mqtt_busy--;
 	if (p->outstanding >= (uint64_t)p->window) {
 		pthread_mutex_unlock(&mqtt_lock);
 		MQTTProperties_free(&msg.properties);
-		if (sc_stop_requested())
-			return sc_error_set(err, SC_EINTR, "mqtt: publish interrupted");
 		return sc_error_set(err, SC_ETIMEDOUT,
 				    "mqtt: no confirmation from the broker for %d s "
 				    "(%d messages unconfirmed)",
@@ -528,7 +527,7 @@ static int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	pthread_mutex_lock(&mqtt_lock);
 	mqtt_busy++;
 	pthread_cond_broadcast(&mqtt_cond);
-	while (p->outstanding > 0 && !sc_stop_requested() && sc_mono_ns() < end)
+	while (p->outstanding > 0 && sc_mono_ns() < end)
 		mqtt_wait(100);
 	mqtt_busy--;
 	left = p->outstanding;
@@ -538,7 +537,7 @@ static int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 				  (unsigned long long)failed, p->fail_reason);
 		p->failed = 0;
 	} else if (left) {
-		rc = sc_error_set(err, sc_stop_requested() ? SC_EINTR : SC_ETIMEDOUT,
+		rc = sc_error_set(err, SC_ETIMEDOUT,
 				  "mqtt: %llu message(s) still unconfirmed after %d ms",
 				  (unsigned long long)left, timeout_ms);
 	}

@@ -86,8 +86,8 @@ int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_messag
 		return 1; /* out of memory: nothing better to do than drop it */
 
 	pthread_mutex_lock(&mqtt_lock);
-	while (p->queued >= (size_t)p->prefetch && !mqtt_busy && !p->closing &&
-	       !sc_stop_requested())
+	/* keeps blocking during a drain, so the local queue stays bounded */
+	while (p->queued >= (size_t)p->prefetch && !mqtt_busy && !p->closing)
 		mqtt_wait(100);
 	if (p->tail)
 		p->tail->next = rx;
