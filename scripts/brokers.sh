@@ -246,6 +246,9 @@ transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
 share.coordinator.state.topic.replication.factor=3
 share.coordinator.state.topic.min.isr=2
+# The nodes stop together (brokers.sh stop): a controlled shutdown needs the
+# controller quorum, and the last node left would wait for it forever.
+controlled.shutdown.enable=false
 EOF
 		fi
 	} >"$dir/server.properties"
@@ -733,13 +736,13 @@ cmd_stop() {
 			fi
 		done
 		[ "$left" -gt 0 ] || break
-		# A KRaft node whose controller quorum is gone (the other nodes
-		# exited first) waits for it forever in its controlled shutdown:
-		# after a grace period, kill it.
+		# Safety net: a KRaft node whose controller quorum is gone (the
+		# other nodes exited first) may wait for it in its shutdown (with
+		# controlled.shutdown.enable=false it gives up after about 5 s).
 		if [ "$cluster_alive" -eq 1 ]; then
 			lone_since=${lone_since:-$SECONDS}
-			if [ $((SECONDS - lone_since)) -ge 5 ]; then
-				say "${names[$alone]}: no controller quorum left for its controlled shutdown, sending SIGKILL"
+			if [ $((SECONDS - lone_since)) -ge 15 ]; then
+				say "${names[$alone]}: no controller quorum left for its shutdown, sending SIGKILL"
 				kill -KILL "${pids[$alone]}" 2>/dev/null || true
 				lone_since=""
 			fi
@@ -835,6 +838,20 @@ usage() {
 
 main() {
 	local verb=${1:-}
+	# Commands that start or stop run one at a time per scratch directory
+	# (parallel test runs may all ask for the brokers). flock -o: the
+	# brokers started must not inherit the lock.
+	case "$verb" in
+	start | stop | restart | kill | start-node)
+		if [ -z "${BROKERS_LOCKED:-}" ]; then
+			mkdir -p "$DIR"
+			local rc=0
+			BROKERS_LOCKED=1 flock -o -E 75 -w 600 "$DIR/.lock" "${BASH_SOURCE[0]}" "$@" || rc=$?
+			[ "$rc" -ne 75 ] || err "timed out waiting for $DIR/.lock"
+			return "$rc"
+		fi
+		;;
+	esac
 	[ "$#" -gt 0 ] && shift
 	case "$verb" in
 	start) cmd_start "$@" ;;
