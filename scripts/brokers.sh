@@ -3,6 +3,7 @@
 #
 #   brokers.sh start|stop|status|restart [TARGET...]   (default: all)
 #   brokers.sh kill kafka-cluster N        SIGKILL node N (fault tests)
+#   brokers.sh kill kafka|amqp|mqtt        SIGKILL that broker ("start" revives it)
 #   brokers.sh start-node kafka-cluster N  start node N again and wait for it
 #   brokers.sh env                         the ports as shell assignments
 #
@@ -783,23 +784,43 @@ cmd_status() {
 	return "$rc"
 }
 
+# kill kafka-cluster N | kill kafka | kill amqp | kill mqtt: SIGKILL, no
+# shutdown (fault tests); "start" (or "start-node kafka-cluster N") revives.
 cmd_kill() {
-	[ "${1:-}" = kafka-cluster ] || {
-		err "usage: brokers.sh kill kafka-cluster N"
+	local name pid
+	case "${1:-}" in
+	kafka-cluster)
+		check_node "${2:-}" || return 2
+		name="kafka-cluster node $2"
+		pid=$(kafka_pid "$2") || pid=""
+		;;
+	kafka)
+		name=kafka
+		pid=$(kafka_pid single) || pid=""
+		;;
+	amqp)
+		name=amqp
+		pid=$(amqp_pid) || pid=""
+		;;
+	mqtt)
+		name=mqtt
+		pid=$(mqtt_pid) || pid=""
+		;;
+	*)
+		err "usage: brokers.sh kill kafka-cluster N | kill kafka|amqp|mqtt"
 		return 2
-	}
-	check_node "${2:-}" || return 2
-	local pid
-	if ! pid=$(kafka_pid "$2"); then
-		say "kafka-cluster node $2: not running"
+		;;
+	esac
+	if [ -z "$pid" ]; then
+		say "$name: not running"
 		return 0
 	fi
 	kill -KILL "$pid"
 	wait_gone "$pid" 10 || {
-		err "kafka-cluster node $2: pid $pid survives SIGKILL"
+		err "$name: pid $pid survives SIGKILL"
 		return 1
 	}
-	say "kafka-cluster node $2: killed (pid $pid)"
+	say "$name: killed (pid $pid)"
 }
 
 cmd_start_node() {
