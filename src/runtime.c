@@ -212,20 +212,18 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 
 	*n = 0;
 	while (*n < cap) {
-		int wait;
+		int wait = idle_ms;
 
-		if (*n == 0) {
-			wait = idle_ms;
-		} else {
+		if (*n > 0) {
+			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
 			int64_t left = deadline - sc_mono_ns();
-			wait = left > 0 ? (int)(left / 1000000) : 0;
+			if (left <= 0 || sc_stop_requested())
+				return 0;
+			wait = left < 1000000 ? 0 : 1;
 		}
 		rc = transport_poll(t, &msgs[*n], wait, err);
-		if (rc == 0) {
-			if (*n > 0 || wait == idle_ms)
-				return 0;
-			continue;
-		}
+		if (rc == 0)
+			return 0;
 		if (rc < 0)
 			return rc;
 		if (*n == 0)
@@ -234,10 +232,6 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		(*n)++;
 		if (rc)
 			return rc;
-		if (batch_ms == 0)
-			return 0;
-		if (sc_stop_requested())
-			return 0;
 	}
 	return 0;
 }
