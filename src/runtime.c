@@ -41,14 +41,29 @@ bool sc_stop_requested(void)
 	return stop_flag != 0;
 }
 
+/*
+ * A consumer's default client id is stable across restarts, so an MQTT
+ * session (and what the broker queued for it) survives a restart:
+ * "<namespace>-<role>-<hostname>".  Several instances of a role on one host
+ * need distinct --client-id values.
+ */
 void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 			   struct transport_cfg *tc)
 {
+	static char default_id[160];
+
 	memset(tc, 0, sizeof(*tc));
 	tc->broker = cfg->broker;
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
+	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
+		char host[64] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(default_id, sizeof(default_id), "%s-%s-%s", cfg->ns, cfg->role_name, host);
+		tc->client_id = default_id;
+	}
 	tc->group = cfg->group;
 	tc->inputs = inputs;
 	tc->external_topic = cfg->topic;
