@@ -44,8 +44,8 @@ struct gen_run {
 /* Sleep until the monotonic deadline, waking early on a stop request. */
 static void sleep_until(int64_t deadline)
 {
-	struct timespec ts = { .tv_sec = deadline / 1000000000LL,
-			       .tv_nsec = deadline % 1000000000LL };
+	struct timespec ts = {.tv_sec = deadline / 1000000000LL,
+			      .tv_nsec = deadline % 1000000000LL};
 
 	while (!sc_stop_requested()) {
 		int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);

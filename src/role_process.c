@@ -156,7 +156,8 @@ static int run(struct proc_run *r, struct sc_error *err)
 		run_stats_tick(r->stats);
 		if (prc == -SC_EOF)
 			break;
-		if (cfg->idle_exit > 0 && sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
+		if (cfg->idle_exit > 0 &&
+		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
 			break;
 	}
 	free(msgs);
@@ -196,8 +197,9 @@ int role_process(const struct sc_config *cfg, struct sc_error *err)
 	if (rc)
 		goto free_stats;
 
-	inputs = r.sensorlogger ? SC_STREAM_BIT(SC_STREAM_EXTERNAL)
-				: SC_STREAM_BIT(SC_STREAM_RAW_CPU) | SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
+	inputs = r.sensorlogger
+			 ? SC_STREAM_BIT(SC_STREAM_EXTERNAL)
+			 : SC_STREAM_BIT(SC_STREAM_RAW_CPU) | SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
 	runtime_transport_cfg(cfg, inputs, &tc);
 	rc = transport_open(cfg->transport, &tc, &r.t, err);
 	if (rc)

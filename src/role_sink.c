@@ -129,7 +129,8 @@ static int run(struct sink_run *r, struct sc_error *err)
 		run_stats_tick(r->stats);
 		if (prc == -SC_EOF)
 			break;
-		if (cfg->idle_exit > 0 && sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
+		if (cfg->idle_exit > 0 &&
+		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
 			break;
 	}
 	free(msgs);
@@ -164,7 +165,8 @@ int role_sink(const struct sc_config *cfg, struct sc_error *err)
 		goto free_stats;
 
 	runtime_transport_cfg(cfg,
-			      SC_STREAM_BIT(SC_STREAM_PROC_CPU) | SC_STREAM_BIT(SC_STREAM_PROC_SENSOR) |
+			      SC_STREAM_BIT(SC_STREAM_PROC_CPU) |
+				      SC_STREAM_BIT(SC_STREAM_PROC_SENSOR) |
 				      SC_STREAM_BIT(SC_STREAM_DEADLETTER),
 			      &tc);
 	rc = transport_open(cfg->transport, &tc, &r.t, err);

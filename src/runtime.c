@@ -109,11 +109,12 @@ static double ms(int64_t ns)
 
 static void print_hist(FILE *f, const char *name, const struct hist *h)
 {
-	fprintf(f, "\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-		   "\"max\":%.3f}",
+	fprintf(f,
+		"\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+		"\"max\":%.3f}",
 		name, (unsigned long long)h->count, ms(hist_quantile(h, 0.5)),
-		ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)),
-		ms(hist_quantile(h, 0.999)), ms(h->max));
+		ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
+		ms(h->max));
 }
 
 static void clear_progress(struct run_stats *s)
@@ -187,8 +188,8 @@ void run_stats_tick(struct run_stats *s)
 		if (now - last_draw < 200000000)
 			return;
 		last_draw = now;
-		fprintf(stderr, "\r\033[K%s: in %llu  out %llu  dlq %llu  e2e p99 %.1f ms",
-			s->role, (unsigned long long)s->in, (unsigned long long)s->out,
+		fprintf(stderr, "\r\033[K%s: in %llu  out %llu  dlq %llu  e2e p99 %.1f ms", s->role,
+			(unsigned long long)s->in, (unsigned long long)s->out,
 			(unsigned long long)s->deadletters, ms(hist_quantile(&s->e2e_all, 0.99)));
 		s->progress_drawn = true;
 	}

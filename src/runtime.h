@@ -39,8 +39,8 @@ struct run_stats {
 	const char *role;
 	uint64_t in, out, stored, duplicates, deadletters, errors;
 	uint64_t bytes_in, bytes_out;
-	struct hist stage, e2e;           /* since the last report */
-	struct hist stage_all, e2e_all;   /* since the start */
+	struct hist stage, e2e;		/* since the last report */
+	struct hist stage_all, e2e_all; /* since the start */
 	int64_t start_mono, last_mono;
 	uint64_t last_in, last_out;
 	double interval;

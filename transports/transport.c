@@ -37,12 +37,12 @@ static int check_one(const struct transport_ops *o, struct sc_error *err)
 		bool present;
 		const char *what;
 	} rules[] = {
-		{ TRANSPORT_CAP_PUBLISH, o->publish != NULL, "publish" },
-		{ TRANSPORT_CAP_PUBLISH, o->flush != NULL, "flush" },
-		{ TRANSPORT_CAP_CONSUME, o->poll != NULL, "poll" },
-		{ TRANSPORT_CAP_CONSUME, o->release != NULL, "release" },
-		{ TRANSPORT_CAP_COMMIT, o->commit != NULL, "commit" },
-		{ TRANSPORT_CAP_LAG, o->lag != NULL, "lag" },
+		{TRANSPORT_CAP_PUBLISH, o->publish != NULL, "publish"},
+		{TRANSPORT_CAP_PUBLISH, o->flush != NULL, "flush"},
+		{TRANSPORT_CAP_CONSUME, o->poll != NULL, "poll"},
+		{TRANSPORT_CAP_CONSUME, o->release != NULL, "release"},
+		{TRANSPORT_CAP_COMMIT, o->commit != NULL, "commit"},
+		{TRANSPORT_CAP_LAG, o->lag != NULL, "lag"},
 	};
 
 	if (!o->name || !o->open || !o->close)
@@ -51,11 +51,11 @@ static int check_one(const struct transport_ops *o, struct sc_error *err)
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		bool has_cap = (o->caps & rules[i].cap) != 0;
 		if (has_cap != rules[i].present)
-			return sc_error_set(err, SC_EINVAL,
-					    "transport %s: method %s is %s but its capability is %s",
-					    o->name, rules[i].what,
-					    rules[i].present ? "set" : "missing",
-					    has_cap ? "declared" : "absent");
+			return sc_error_set(
+				err, SC_EINVAL,
+				"transport %s: method %s is %s but its capability is %s", o->name,
+				rules[i].what, rules[i].present ? "set" : "missing",
+				has_cap ? "declared" : "absent");
 	}
 	return 0;
 }
@@ -212,7 +212,7 @@ const char *transport_prop(const struct transport_cfg *cfg, const char *key)
 
 	for (size_t i = 0; i < cfg->nprops; i++)
 		if (strcmp(cfg->props[i].key, key) == 0)
-			v = cfg->props[i].value;   /* the last one wins */
+			v = cfg->props[i].value; /* the last one wins */
 	return v;
 }
 
@@ -264,7 +264,7 @@ int sc_uri_parse(const char *uri, struct sc_uri *u, struct sc_error *err)
 	}
 	u->host = p;
 	u->port = 0;
-	if (*p == '[') {   /* [v6]:port */
+	if (*p == '[') { /* [v6]:port */
 		hostend = strchr(p, ']');
 		if (!hostend)
 			return sc_error_set(err, SC_EINVAL, "broker uri '%s': unclosed '['", red);

@@ -15,8 +15,8 @@ static int parse(char **envp, int argc, char **argv)
 	return cli_parse(argc, argv, envp, &cfg, &err);
 }
 
-#define ARGV(...) ((char *[]){ "streamctl", __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ "streamctl", __VA_ARGS__ }) / sizeof(char *)))
+#define ARGV(...)	 ((char *[]){"streamctl", __VA_ARGS__, NULL})
+#define ARGC(...)	 ((int)(sizeof((char *[]){"streamctl", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(envp, ...) parse(envp, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 Test(cli, applies_defaults_per_source)
@@ -52,9 +52,12 @@ Test(cli, parses_generate_flags)
 
 Test(cli, environment_sets_options_and_flags_win)
 {
-	char *env[] = { "STREAMCTL_TRANSPORT=amqp", "STREAMCTL_NAMESPACE=envns",
-			"STREAMCTL_REPLICATION_FACTOR=3", "STREAMCTL_X=a=1;b=x,y", "PATH=/bin",
-			NULL };
+	char *env[] = {"STREAMCTL_TRANSPORT=amqp",
+		       "STREAMCTL_NAMESPACE=envns",
+		       "STREAMCTL_REPLICATION_FACTOR=3",
+		       "STREAMCTL_X=a=1;b=x,y",
+		       "PATH=/bin",
+		       NULL};
 
 	cr_assert_eq(PARSE(env, "process", "--namespace=flagns"), 0, "%s", err.msg);
 	cr_assert_str_eq(cfg.transport, "amqp");
@@ -67,7 +70,7 @@ Test(cli, environment_sets_options_and_flags_win)
 
 Test(cli, environment_of_other_roles_is_ignored)
 {
-	char *env[] = { "STREAMCTL_DB=/tmp/x.db", "STREAMCTL_SOURCE=sensor", NULL };
+	char *env[] = {"STREAMCTL_DB=/tmp/x.db", "STREAMCTL_SOURCE=sensor", NULL};
 
 	cr_assert_eq(PARSE(env, "process"), 0, "%s", err.msg);
 	cr_assert_eq(PARSE(env, "sink"), 0, "%s", err.msg);
@@ -76,7 +79,7 @@ Test(cli, environment_of_other_roles_is_ignored)
 
 Test(cli, rejects_bad_environment_value_naming_the_variable)
 {
-	char *env[] = { "STREAMCTL_COUNT=lots", NULL };
+	char *env[] = {"STREAMCTL_COUNT=lots", NULL};
 
 	cr_assert_lt(PARSE(env, "generate"), 0);
 	cr_assert(strstr(err.msg, "STREAMCTL_COUNT"), "%s", err.msg);
@@ -90,7 +93,7 @@ Test(cli, rejects_unknown_role)
 
 Test(cli, rejects_missing_role)
 {
-	char *argv[] = { "streamctl", NULL };
+	char *argv[] = {"streamctl", NULL};
 
 	cr_assert_lt(parse(NULL, 1, argv), 0);
 	cr_assert(strstr(err.msg, "no role"), "%s", err.msg);
