@@ -12,6 +12,7 @@
  *       listen and stop - the generate run
  */
 #include "http_ingest.h"
+#include "net.h"
 #include "config.h"
 #include "error.h"
 #include "record.h"
@@ -457,91 +458,6 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- listen and stop --------------------------------------------------------- */
 
-/* Split "host:port" / "[v6]:port" into host and port (both copied into buffers). */
-static int split_addr(const char *addr, char *host, size_t hsize, char *port, size_t psize,
-		      struct sc_error *err)
-{
-	const char *colon, *h0 = addr, *h1;
-
-	if (addr[0] == '[') {
-		h0 = addr + 1;
-		h1 = strchr(h0, ']');
-		if (!h1 || h1[1] != ':')
-			goto bad;
-		colon = h1 + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
-			goto bad;
-		h1 = colon;
-	}
-	if (h1 == h0 || (size_t)(h1 - h0) >= hsize || !colon[1] || strlen(colon + 1) >= psize)
-		goto bad;
-	for (const char *p = colon + 1; *p; p++)
-		if (*p < '0' || *p > '9')
-			goto bad;
-	if (atol(colon + 1) > 65535)
-		goto bad;
-	memcpy(host, h0, (size_t)(h1 - h0));
-	host[h1 - h0] = '\0';
-	strcpy(port, colon + 1);
-	return 0;
-bad:
-	return sc_error_set(err, SC_EINVAL,
-			    "http: invalid listen address '%s': expected ADDR:PORT or [ADDR6]:PORT",
-			    addr);
-}
-
-static const char *bind_reason(int e)
-{
-	switch (e) {
-	case EADDRINUSE: return "address in use";
-	case EADDRNOTAVAIL: return "address not available on this host";
-	case EACCES: return "permission denied";
-	default: return strerror(e);
-	}
-}
-
-/* A listening socket on addr; its fd or a negative SC_E*. */
-static int open_listener(const char *addr, int *family, struct sc_error *err)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char host[256], port[8];
-	int fd = -1, rc, one = 1, saved = 0;
-
-	rc = split_addr(addr, host, sizeof(host), port, sizeof(port), err);
-	if (rc)
-		return rc;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc)
-		return sc_error_set(err, SC_EINVAL, "http: cannot listen on %s: %s", addr,
-				    gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0) {
-			*family = ai->ai_family;
-			break;
-		}
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return sc_error_set(err, SC_EIO, "http: cannot listen on %s: %s", addr,
-				    bind_reason(saved));
-	return fd;
-}
-
 int http_ingest_listen(struct http_ingest *h, const char *addr, struct sc_error *err)
 {
 	struct sockaddr_storage ss;
@@ -551,7 +467,7 @@ int http_ingest_listen(struct http_ingest *h, const char *addr, struct sc_error 
 
 	if (h->d)
 		return sc_error_set(err, SC_EINVAL, "http: already listening");
-	fd = open_listener(addr, &family, err);
+	fd = net_listen(addr, "http", &family, err);
 	if (fd < 0)
 		return fd;
 	if (family == AF_INET6)
@@ -613,7 +529,7 @@ static void print_listening(const struct sc_config *cfg, const struct http_inges
 {
 	char host[256], port[8];
 
-	if (split_addr(cfg->listen, host, sizeof(host), port, sizeof(port), NULL))
+	if (net_split_addr(cfg->listen, host, sizeof(host), port, sizeof(port), "http", NULL))
 		return;
 	fprintf(stderr, "http: listening on http://%s%s%s:%d/ for Sensor Logger pushes\n",
 		strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",

@@ -87,6 +87,11 @@ static int handle(void *ctx, struct sc_msg *m, struct sc_error *err)
 	return store(r, &r->rec, err);
 }
 
+static bool sink_ready(void *ctx)
+{
+	return sink_writable(ctx);
+}
+
 static int run(struct sink_run *r, struct sc_error *err)
 {
 	const struct sc_config *cfg = r->cfg;
@@ -173,6 +178,8 @@ int role_sink(const struct sc_config *cfg, struct sc_error *err)
 	if (rc)
 		goto release_stats;
 	r.stats->t = r.t;
+	r.stats->ready_fn = sink_ready;
+	r.stats->ready_ctx = r.s;
 
 	rc = run(&r, err);
 	run_stats_finish(r.stats);

@@ -2,6 +2,7 @@
 #include "runtime.h"
 #include "config.h"
 #include "error.h"
+#include "metrics.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -95,6 +96,16 @@ int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char 
 					    cfg->stats_path, strerror(errno));
 		s->own_out = true;
 	}
+	if (cfg->metrics && *cfg->metrics) {
+		s->metrics = metrics_start(cfg->metrics, role, err);
+		if (!s->metrics) {
+			if (s->own_out)
+				fclose(s->fout);
+			return -err->code;
+		}
+		fprintf(stderr, "%s: metrics on port %d (/metrics, /healthz, /readyz)\n", role,
+			metrics_port(s->metrics));
+	}
 	if (!strcmp(cfg->progress, "always"))
 		s->progress = true;
 	else if (!strcmp(cfg->progress, "auto"))
@@ -177,10 +188,23 @@ void run_stats_latency(struct run_stats *s, int64_t stage_ns, int64_t e2e_ns)
 	}
 }
 
+static void publish_metrics(struct run_stats *s, bool final)
+{
+	bool healthy = s->t ? transport_healthy(s->t) : false;
+	bool ready = healthy && !final && !sc_stop_requested() &&
+		     (!s->ready_fn || s->ready_fn(s->ready_ctx));
+
+	metrics_update(s->metrics, s, healthy, ready);
+}
+
 void run_stats_tick(struct run_stats *s)
 {
 	int64_t now = sc_mono_ns();
 
+	if (s->metrics && now - s->metrics_mono >= 250000000) {
+		s->metrics_mono = now;
+		publish_metrics(s, false);
+	}
 	if (s->interval > 0 && (double)(now - s->last_mono) >= s->interval * 1e9)
 		report(s, now, false);
 	if (s->progress && now - s->start_mono > 0) {
@@ -201,6 +225,8 @@ void run_stats_finish(struct run_stats *s)
 	double el = (double)(now - s->start_mono) / 1e9;
 
 	report(s, now, true);
+	if (s->metrics)
+		publish_metrics(s, true);
 	fprintf(stderr,
 		"%s: %llu in, %llu out, %llu stored, %llu duplicates refused, %llu dead letters "
 		"in %.2f s (%.0f/s); e2e latency p50 %.2f ms p99 %.2f ms max %.2f ms\n",
@@ -214,6 +240,8 @@ void run_stats_finish(struct run_stats *s)
 
 void run_stats_release(struct run_stats *s)
 {
+	metrics_stop(s->metrics);
+	s->metrics = NULL;
 	if (s->own_out && s->fout)
 		fclose(s->fout);
 	s->fout = NULL;

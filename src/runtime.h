@@ -25,6 +25,7 @@ struct sc_error;
 struct transport;
 struct transport_cfg;
 struct sc_msg;
+struct metrics;
 
 /* Install SIGINT/SIGTERM handlers: first one requests a stop, second exits at once. */
 void runtime_signals(void);
@@ -49,6 +50,11 @@ struct run_stats {
 	bool progress;
 	bool progress_drawn;
 	struct transport *t;
+	/* --metrics: the endpoint, and what else /readyz needs (e.g. sink writable) */
+	struct metrics *metrics;
+	int64_t metrics_mono;
+	bool (*ready_fn)(void *ctx);
+	void *ready_ctx;
 };
 
 int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,
