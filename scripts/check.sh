@@ -10,10 +10,14 @@ export STREAMCTL
 scripts/brokers.sh start all || { echo "check: cannot start the local brokers"; exit 1; }
 
 rc=0
-unit_out=$(scripts/run-unit.sh "$@" 2>&1) || rc=1
-printf '%s\n' "$unit_out"
-integ_out=$(AMQP_RESTART=scripts/amqp-bounce.sh scripts/run-integration.sh ${SUITES:-} 2>&1) || rc=1
-printf '%s\n' "$integ_out"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+scripts/run-unit.sh "$@" 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+unit_out=$(cat "$log")
+AMQP_RESTART=scripts/amqp-bounce.sh scripts/run-integration.sh ${SUITES:-} 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+integ_out=$(cat "$log")
 if make --no-print-directory format-check; then fmt=0; else fmt=1; rc=1; fi
 
 count() { printf '%s\n' "$1" | sed -n "s/^$2: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" | tail -n 1; }
