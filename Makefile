@@ -88,10 +88,10 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" WERROR=1 \
 		build-asan/streamctl $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 		scripts/run-unit.sh $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1 STREAMCTL=$(abspath build-asan/streamctl) \
-		scripts/run-integration.sh pipe
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) STREAMCTL=$(abspath build-asan/streamctl) \
+		scripts/run-integration.sh cli pipe metrics
 
 demo: setup $(BIN)
 	@STREAMCTL=$(abspath $(BIN)) scripts/demo.sh $(TRANSPORT)

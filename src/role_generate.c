@@ -129,17 +129,21 @@ static int run(struct gen_run *r, struct sc_error *err)
 	return 0;
 }
 
-static void default_source_id(const struct sc_config *cfg, char *buf, size_t size)
+static int default_source_id(const struct sc_config *cfg, char *buf, size_t size,
+			     struct sc_error *err)
 {
 	char host[64] = "localhost";
 
 	if (cfg->source_id && *cfg->source_id) {
-		sc_strlcpy(buf, cfg->source_id, size);
-		return;
+		if (sc_strlcpy(buf, cfg->source_id, size) >= size)
+			return sc_error_set(err, SC_EINVAL,
+					    "generate: --source-id is longer than %zu bytes", size - 1);
+		return 0;
 	}
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(buf, size, "%s-%s", cfg->source, host);
+	snprintf(buf, size, "%.8s-%.48s", cfg->source, host);
+	return 0;
 }
 
 int role_generate(const struct sc_config *cfg, struct sc_error *err)
@@ -157,7 +161,9 @@ int role_generate(const struct sc_config *cfg, struct sc_error *err)
 	r.codec = codec_from_name(cfg->codec);
 	sc_buf_init(&r.buf);
 	sc_record_init(&r.rec, SC_KIND_NONE);
-	default_source_id(cfg, r.source_id, sizeof(r.source_id));
+	rc = default_source_id(cfg, r.source_id, sizeof(r.source_id), err);
+	if (rc)
+		return rc;
 
 	memset(&gc, 0, sizeof(gc));
 	gc.source = !strcmp(cfg->source, "sensor") ? GEN_SOURCE_SENSOR : GEN_SOURCE_CPU;

@@ -29,7 +29,7 @@ start_sink "$db" --client-id="$NS-sink"
 check "mqtt restart: generators finish" wait_gens
 if wait_rows "$db" 2000 "$TIMEOUT"; then ok "mqtt restart: the restarted sink got what was published while it was away ($stored rows before)"; else not_ok "mqtt restart: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 check "mqtt restart: processor and sink drain" stop_all
-check "mqtt restart: verify --expect=2000 is clean" "$SC" verify --db="$db" --expect=2000
+check_verify "mqtt restart: verify --expect=2000 is clean" "$db" 2000
 
 # two processors on one shared subscription
 NS=$(fresh_ns)
@@ -47,7 +47,7 @@ for p in a b; do
 	n=$(stat_final "$WORK/process-$p.stats" in)
 	check "mqtt share: processor $p did work (${n:-0} records)" test "${n:-0}" -gt 0
 done
-check "mqtt share: verify --expect=1500 is clean" "$SC" verify --db="$db" --expect=1500
+check_verify "mqtt share: verify --expect=1500 is clean" "$db" 1500
 
 # the Sensor Logger app's bare JSON on its own topic
 NS=$(fresh_ns)
@@ -61,9 +61,11 @@ for i in 0 1 2; do
 	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t "$NS-sensor-logger" -f "$WORK/push.json"
 done
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t "$NS-sensor-logger" -m '{"messageId": 3, "payload": 7}'
-if wait_for 30 test "$(rows_total "$db")" -ge 3; then ok "mqtt app: three app pushes processed and stored"; else not_ok "mqtt app: three app pushes processed and stored ($(rows_total "$db"))" "$(show_logs)"; fi
-wait_for 10 test "$(sql "$db" 'SELECT COUNT(*) FROM deadletters' 2>/dev/null || echo 0)" -ge 1
+rows_at_least() { [ "$(rows_total "$1")" -ge "$2" ]; }
+dead_letters() { [ "$(sql "$1" 'SELECT COUNT(*) FROM deadletters' 2>/dev/null || echo 0)" -ge 1 ]; }
+if wait_for 30 rows_at_least "$db" 3; then ok "mqtt app: three app pushes processed and stored"; else not_ok "mqtt app: three app pushes processed and stored ($(rows_total "$db"))" "$(show_logs)"; fi
+wait_for 10 dead_letters "$db"
 check "mqtt app: processor and sink drain" stop_all
 check_eq "mqtt app: the malformed push is a dead letter" 1 "$(sql "$db" 'SELECT COUNT(*) FROM deadletters')"
-check "mqtt app: verify is clean" "$SC" verify --db="$db" --expect=3
+check_verify "mqtt app: verify is clean" "$db" 3
 finish
