@@ -106,3 +106,9 @@ clean:
 	rm -rf build build-* 
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# Pictures made from sources in docs/ (needs graphviz).
+docs: docs/img/architecture.png
+docs/img/architecture.png: docs/architecture.dot
+	dot -Tpng -Gdpi=110 $< -o $@
+.PHONY: docs
