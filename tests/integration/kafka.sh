@@ -32,7 +32,7 @@ if "$BROKERS" start kafka-cluster >"$WORK/cluster.log" 2>&1; then
 	if wait_rows "$db" 3000 "$TIMEOUT"; then ok "kafka cluster: every record stored with one broker down"; else not_ok "kafka cluster: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 	check "kafka cluster: processor and sink drain" stop_all
 	check_verify "kafka cluster: verify --expect=3000 is clean" "$db" 3000
-	$BROKERS" stop kafka-cluster >/dev/null 2>&1
+	"$BROKERS" stop kafka-cluster >/dev/null 2>&1
 else
 	not_ok "kafka cluster: three nodes started" "$(cat "$WORK/cluster.log")"
 fi
