@@ -108,3 +108,9 @@ clean:
 	rm -rf build build-* 
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# The container image streamctl:latest from docker/Dockerfile (needs a Docker
+# engine; without one it fails with a one-line explanation).
+.PHONY: docker
+docker:
+	@scripts/docker-build.sh
