@@ -76,9 +76,7 @@ test: setup
 	@$(MAKE) --no-print-directory WERROR=1 check
 
 check: $(BIN) $(TEST_BIN)
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory integration
-	@$(MAKE) --no-print-directory format-check
+	@STREAMCTL=$(abspath $(BIN)) scripts/check.sh $(TEST_BIN)
 
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh $(TEST_BIN)

@@ -129,12 +129,12 @@ static int run(struct proc_run *r, struct sc_error *err)
 	const struct sc_config *cfg = r->cfg;
 	size_t cap = (size_t)cfg->batch, n;
 	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
-	int64_t last_input = sc_mono_ns();
+	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
 	int rc = 0;
 
 	if (!msgs)
 		return sc_error_set(err, SC_ENOMEM, "process: out of memory");
-	while (!sc_stop_requested()) {
+	while (runtime_keep_consuming(r->t, &drain_deadline)) {
 		int prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle,
 					     r, err);
 		if (prc && prc != -SC_EOF) {

@@ -24,12 +24,20 @@ struct sink_run {
 	struct sink *s;
 	struct run_stats *stats;
 	struct sc_record rec;
+	bool in_tx;
 };
 
+/* The write transaction opens with the batch's first record, so an idle sink holds no lock. */
 static int store(struct sink_run *r, const struct sc_record *rec, struct sc_error *err)
 {
 	int stored = 0, rc;
 
+	if (!r->in_tx) {
+		rc = sink_begin(r->s, err);
+		if (rc)
+			return rc;
+		r->in_tx = true;
+	}
 	rc = sink_put(r->s, rec, &stored, err);
 	if (rc)
 		return rc;
@@ -84,30 +92,32 @@ static int run(struct sink_run *r, struct sc_error *err)
 	const struct sc_config *cfg = r->cfg;
 	size_t cap = (size_t)cfg->batch, n;
 	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
-	int64_t last_input = sc_mono_ns();
+	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
 	int rc = 0;
 
 	if (!msgs)
 		return sc_error_set(err, SC_ENOMEM, "sink: out of memory");
-	while (!sc_stop_requested()) {
+	while (runtime_keep_consuming(r->t, &drain_deadline)) {
 		int prc;
 
-		rc = sink_begin(r->s, err);
-		if (rc)
-			break;
 		prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle, r,
 					 err);
 		if (prc && prc != -SC_EOF) {
-			sink_rollback(r->s);
+			if (r->in_tx)
+				sink_rollback(r->s);
+			r->in_tx = false;
 			runtime_drop_batch(r->t, msgs, n);
 			rc = prc;
 			break;
 		}
-		rc = sink_commit(r->s, err);
-		if (rc) {
-			sink_rollback(r->s);
-			runtime_drop_batch(r->t, msgs, n);
-			break;
+		if (r->in_tx) {
+			r->in_tx = false;
+			rc = sink_commit(r->s, err);
+			if (rc) {
+				sink_rollback(r->s);
+				runtime_drop_batch(r->t, msgs, n);
+				break;
+			}
 		}
 		if (n) {
 			r->stats->out += n;

@@ -41,14 +41,29 @@ bool sc_stop_requested(void)
 	return stop_flag != 0;
 }
 
+/*
+ * A consumer's default client id is stable across restarts, so an MQTT
+ * session (and what the broker queued for it) survives a restart:
+ * "<namespace>-<role>-<hostname>".  Several instances of a role on one host
+ * need distinct --client-id values.
+ */
 void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 			   struct transport_cfg *tc)
 {
+	static char default_id[160];
+
 	memset(tc, 0, sizeof(*tc));
 	tc->broker = cfg->broker;
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
+	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
+		char host[64] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(default_id, sizeof(default_id), "%s-%s-%s", cfg->ns, cfg->role_name, host);
+		tc->client_id = default_id;
+	}
 	tc->group = cfg->group;
 	tc->inputs = inputs;
 	tc->external_topic = cfg->topic;
@@ -212,20 +227,18 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 
 	*n = 0;
 	while (*n < cap) {
-		int wait;
+		int wait = idle_ms;
 
-		if (*n == 0) {
-			wait = idle_ms;
-		} else {
+		if (*n > 0) {
+			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
 			int64_t left = deadline - sc_mono_ns();
-			wait = left > 0 ? (int)(left / 1000000) : 0;
+			if (left <= 0)
+				return 0;
+			wait = left < 1000000 ? 0 : 1;
 		}
 		rc = transport_poll(t, &msgs[*n], wait, err);
-		if (rc == 0) {
-			if (*n > 0 || wait == idle_ms)
-				return 0;
-			continue;
-		}
+		if (rc == 0)
+			return 0;
 		if (rc < 0)
 			return rc;
 		if (*n == 0)
@@ -234,10 +247,6 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		(*n)++;
 		if (rc)
 			return rc;
-		if (batch_ms == 0)
-			return 0;
-		if (sc_stop_requested())
-			return 0;
 	}
 	return 0;
 }
@@ -252,6 +261,17 @@ int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct
 		transport_msg_release(t, &msgs[i]);
 	}
 	return rc;
+}
+
+bool runtime_keep_consuming(struct transport *t, int64_t *drain_deadline)
+{
+	if (!sc_stop_requested())
+		return true;
+	if (transport_has(t, TRANSPORT_CAP_COMMIT))
+		return false;
+	if (!*drain_deadline)
+		*drain_deadline = sc_mono_ns() + 10 * 1000000000LL;
+	return sc_mono_ns() < *drain_deadline && transport_lag(t) > 0;
 }
 
 void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n)

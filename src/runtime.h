@@ -76,6 +76,13 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		       int idle_ms, size_t *n, runtime_handle_fn handle, void *ctx,
 		       struct sc_error *err);
 int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct sc_error *err);
+/*
+ * Should a consumer role keep polling?  Until a stop is requested, yes.
+ * After it, backends with TRANSPORT_CAP_COMMIT stop at once (what is not
+ * committed is redelivered); the others have acknowledged what they queued
+ * locally, so the role drains that queue (lag > 0), for at most 10 s.
+ */
+bool runtime_keep_consuming(struct transport *t, int64_t *drain_deadline);
 /* Release without committing (the input will be redelivered where the backend can). */
 void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n);
 

@@ -7,9 +7,15 @@
 #include "transport.h"
 
 extern const struct transport_ops transport_pipe;
+extern const struct transport_ops transport_kafka;
+extern const struct transport_ops transport_amqp;
+extern const struct transport_ops transport_mqtt;
 
 const struct transport_ops *const transport_backends[] = {
 	&transport_pipe,
+	&transport_kafka,
+	&transport_amqp,
+	&transport_mqtt,
 	NULL,
 };
 

@@ -1,0 +1,101 @@
+/*
+ * kafka_int.h - private to the kafka backend (transports/kafka*.c).
+ *
+ * Do not include this outside transports/kafka*.c: it is the only header
+ * besides those files that names librdkafka types.  The rest of streamctl
+ * knows the backend only as `transport_kafka` (kafka.c).
+ *
+ * Files:
+ *   kafka.c        the vtable: open/close, publish/flush, poll/commit/release,
+ *                  lag, healthy
+ *   kafka_setup.c  broker list, client configuration (-X), log and error
+ *                  callbacks, topic names and topic creation (Admin API)
+ */
+#ifndef SC_KAFKA_INT_H
+#define SC_KAFKA_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "transport.h"
+
+#define KAFKA_DEFAULT_BROKERS	  "127.0.0.1:9092"
+#define KAFKA_DEFAULT_PARTITIONS  3
+#define KAFKA_DEFAULT_REPLICATION 1
+#define KAFKA_TOPIC_MAX		  250 /* Kafka's limit is 249 characters */
+#define KAFKA_REASON_MAX	  256
+
+/*
+ * A polled message: the librdkafka message plus a NUL-terminated copy of its
+ * key, one allocation, freed by release().  sc_msg.handle points to it.
+ */
+struct kafka_held {
+	rd_kafka_message_t *rkm;
+	char key[];
+};
+
+struct kafka_priv {
+	struct transport *t;
+	const struct transport_cfg *cfg;
+	char brokers[1024];				/* bootstrap.servers */
+	char topics[SC_STREAM__COUNT][KAFKA_TOPIC_MAX]; /* "" when no topic */
+	int partitions, replication;			/* for topic creation */
+
+	/* producer: created at open for a pure producer, else on first publish */
+	rd_kafka_conf_t *pconf; /* validated at open, owned until rd_kafka_new */
+	rd_kafka_t *producer;
+	rd_kafka_topic_t *rkt[SC_STREAM__COUNT];
+	bool topic_ready[SC_STREAM__COUNT];
+	uint64_t failed;		    /* delivery failures since the last flush */
+	char fail_reason[KAFKA_REASON_MAX]; /* the first of them */
+	uint64_t undelivered_total;	    /* over the whole life, for close */
+
+	/* consumer */
+	rd_kafka_t *consumer;
+	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
+	int64_t last_transient_ns;
+
+	/* written by librdkafka callbacks, read from any thread */
+	atomic_bool brokers_down;
+	atomic_bool fatal;
+	_Atomic int64_t last_probe_ns;
+	_Atomic int64_t lag_cached;
+	_Atomic int64_t lag_at_ns;
+};
+
+/* ---- kafka_setup.c ----------------------------------------------------- */
+
+/*
+ * Parse cfg->broker ("kafka://h:p[,h:p...]" or a bare "h:p[,h:p...]",
+ * default 127.0.0.1:9092; a missing port is 9092) into k->brokers.
+ * 0 or -SC_EINVAL naming the problem.
+ */
+int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *err);
+
+/* Fill k->topics from cfg->ns and cfg->external_topic; -SC_EINVAL if too long. */
+int kafka_topic_names(struct kafka_priv *k, struct sc_error *err);
+
+/*
+ * A configuration for a producer (consumer = false) or a consumer: common
+ * settings, this backend's defaults, then every -X key=value (which win).
+ * *out is owned by the caller (rd_kafka_new takes it).  An unknown or
+ * invalid property gives -SC_EINVAL "kafka: -X key=value: <librdkafka text>".
+ */
+int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out,
+		   struct sc_error *err);
+
+/*
+ * Make sure every topic named in `names` exists: topics the cluster
+ * metadata already lists are left alone, the others are created with
+ * k->partitions and k->replication (TOPIC_ALREADY_EXISTS is success), then
+ * we wait until the metadata shows them.  Bounded (about 20 s in all).
+ */
+int kafka_ensure_topics(struct kafka_priv *k, rd_kafka_t *rk, const char *const *names, int n,
+			struct sc_error *err);
+
+/* librdkafka error -> SC_E* code (positive). */
+int kafka_errcode(rd_kafka_resp_err_t e);
+
+#endif /* SC_KAFKA_INT_H */

@@ -1,0 +1,392 @@
+/*
+ * kafka_setup.c - what the kafka backend does before it moves messages:
+ * broker list, client configuration, callbacks, topic names and creation.
+ *
+ * Map:  broker list - topic names - callbacks - configuration - topics
+ */
+#include "kafka_int.h"
+
+#include "../src/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- broker list ------------------------------------------------------- */
+
+static int kafka_add_broker(struct kafka_priv *k, const char *item, const char *shown,
+			    struct sc_error *err)
+{
+	char tmp[512];
+	struct sc_uri u;
+	size_t used = strlen(k->brokers);
+	int n;
+
+	if (!*item)
+		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': empty host in list",
+				    shown);
+	if (snprintf(tmp, sizeof(tmp), "kafka://%s", item) >= (int)sizeof(tmp))
+		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': too long", shown);
+	if (sc_uri_parse(tmp, &u, err))
+		return sc_error_prefix(err, "kafka");
+	if (u.user)
+		return sc_error_set(err, SC_EINVAL,
+				    "kafka: broker uri '%s': credentials do not belong in the uri, "
+				    "use -X sasl.username=... -X sasl.password=...",
+				    shown);
+	if (u.path || u.query)
+		return sc_error_set(
+			err, SC_EINVAL,
+			"kafka: broker uri '%s': expected kafka://host:port[,host:port...]", shown);
+	n = snprintf(k->brokers + used, sizeof(k->brokers) - used,
+		     strchr(u.host, ':') ? "%s[%s]:%d" : "%s%s:%d", used ? "," : "", u.host,
+		     u.port ? u.port : 9092);
+	if (n < 0 || (size_t)n >= sizeof(k->brokers) - used)
+		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': too long", shown);
+	return 0;
+}
+
+int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *err)
+{
+	char shown[512], list[1024];
+	const char *p;
+	char *item, *save = NULL;
+	int rc;
+
+	k->brokers[0] = '\0';
+	if (!uri || !*uri)
+		uri = KAFKA_DEFAULT_BROKERS;
+	sc_uri_redact(uri, shown, sizeof(shown));
+	p = strstr(uri, "://");
+	if (p) {
+		if ((size_t)(p - uri) != 5 || strncmp(uri, "kafka", 5) != 0)
+			return sc_error_set(
+				err, SC_EINVAL,
+				"kafka: broker uri '%s': expected kafka://host:port[,host:port...]",
+				shown);
+		p += 3;
+	} else {
+		p = uri;
+	}
+	if (strlen(p) >= sizeof(list))
+		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': too long", shown);
+	memcpy(list, p, strlen(p) + 1);
+	if (!*list || list[strlen(list) - 1] == ',')
+		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': empty host in list",
+				    shown);
+	for (item = list; item; item = save) {
+		save = strchr(item, ',');
+		if (save)
+			*save++ = '\0';
+		rc = kafka_add_broker(k, item, shown, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- topic names ------------------------------------------------------- */
+
+int kafka_topic_names(struct kafka_priv *k, struct sc_error *err)
+{
+	const struct transport_cfg *cfg = k->cfg;
+
+	for (int s = 0; s < SC_STREAM__COUNT; s++) {
+		char *buf = k->topics[s];
+		int n;
+
+		if (s == SC_STREAM_EXTERNAL)
+			n = snprintf(buf, KAFKA_TOPIC_MAX, "%s",
+				     cfg->external_topic ? cfg->external_topic : "");
+		else
+			n = transport_stream_name(buf, KAFKA_TOPIC_MAX, cfg->ns, (enum sc_stream)s,
+						  '.');
+		if (n < 0 || n >= KAFKA_TOPIC_MAX)
+			return sc_error_set(err, SC_EINVAL,
+					    "kafka: topic name for stream %s is longer than %d "
+					    "characters",
+					    sc_stream_name((enum sc_stream)s), KAFKA_TOPIC_MAX - 1);
+	}
+	return 0;
+}
+
+/* ---- callbacks --------------------------------------------------------- */
+
+/*
+ * librdkafka's own log, warnings and worse only.  The same -X list is given
+ * to the producer and the consumer of one transport, so "X is a consumer
+ * property and will be ignored by this producer instance" is expected and
+ * not shown.  librdkafka never logs secrets such as sasl.password.
+ */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level > 4)
+		return;
+	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))
+		return;
+	fprintf(stderr, "kafka: %s: %s\n", fac, buf);
+}
+
+/*
+ * Errors librdkafka cannot retry away come here (it retries the others on
+ * its own).  Only state is kept: callers see fatal errors as return codes,
+ * healthy() reports the brokers being down.  Connection failures are also
+ * logged by kafka_log_cb, so they are not printed twice.
+ */
+static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+	struct kafka_priv *k = opaque;
+
+	(void)rk;
+	switch (e) {
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+		if (!atomic_exchange(&k->brokers_down, true))
+			fprintf(stderr, "kafka: all brokers are down: %s\n", reason);
+		break;
+	case RD_KAFKA_RESP_ERR__FATAL:
+		atomic_store(&k->fatal, true);
+		fprintf(stderr, "kafka: fatal error: %s\n", reason);
+		break;
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+		fprintf(stderr, "kafka: authentication failed: %s\n", reason);
+		break;
+	default: break;
+	}
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+static bool kafka_secret_key(const char *key)
+{
+	return strstr(key, "password") || strstr(key, "secret") || strstr(key, ".key") ||
+	       strstr(key, "token");
+}
+
+static int kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value, bool from_user,
+		     struct sc_error *err)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return 0;
+	if (from_user)
+		return sc_error_set(err, SC_EINVAL, "kafka: -X %s=%s: %s", key,
+				    kafka_secret_key(key) ? "***" : value, errstr);
+	return sc_error_set(err, SC_EINVAL, "kafka: cannot set %s=%s: %s", key, value, errstr);
+}
+
+int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, struct sc_error *err)
+{
+	const struct transport_cfg *cfg = k->cfg;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char group[512], num[32];
+	int rc;
+
+	*out = NULL;
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rc = kafka_set(conf, "bootstrap.servers", k->brokers, false, err);
+	if (!rc && cfg->client_id && *cfg->client_id)
+		rc = kafka_set(conf, "client.id", cfg->client_id, false, err);
+	if (rc)
+		goto destroy;
+	if (consumer) {
+		snprintf(group, sizeof(group), "%s.%s", cfg->ns && *cfg->ns ? cfg->ns : "streamctl",
+			 cfg->role && *cfg->role ? cfg->role : "consumer");
+		const struct sc_kv defaults[] = {
+			{"group.id", cfg->group && *cfg->group ? cfg->group : group},
+			{"enable.auto.commit", "true"},
+			{"enable.auto.offset.store", "false"},
+			{"auto.offset.reset", "earliest"},
+			{"partition.assignment.strategy", "roundrobin"},
+		};
+		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
+	} else {
+		const struct sc_kv defaults[] = {
+			{"enable.idempotence", "true"},
+			{"acks", "all"},
+			{"linger.ms", "5"},
+		};
+		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
+		if (!rc && cfg->inflight > 0) {
+			snprintf(num, sizeof(num), "%d", cfg->inflight);
+			rc = kafka_set(conf, "queue.buffering.max.messages", num, false, err);
+		}
+	}
+	for (size_t i = 0; !rc && i < cfg->nprops; i++)
+		rc = kafka_set(conf, cfg->props[i].key,
+			       cfg->props[i].value ? cfg->props[i].value : "", true, err);
+	if (rc)
+		goto destroy;
+	*out = conf;
+	return 0;
+destroy:
+	rd_kafka_conf_destroy(conf);
+	return rc;
+}
+
+/* ---- topics ------------------------------------------------------------ */
+
+int kafka_errcode(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR: return SC_OK;
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: return SC_ETIMEDOUT;
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__RESOLVE: return SC_ECONN;
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED: return SC_EAUTH;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: return SC_ETOOBIG;
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+	case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+	case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG: return SC_EINVAL;
+	default: return SC_EIO;
+	}
+}
+
+/*
+ * Which of names[] the cluster metadata lists with partitions; 1 in
+ * present[i] when so.  Asks for all topics: a request naming the topics
+ * could make a broker with auto.create.topics.enable create them with its
+ * own partition count.
+ */
+static rd_kafka_resp_err_t kafka_present(rd_kafka_t *rk, const char *const *names, int n,
+					 bool *present, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+
+	if (e)
+		return e;
+	for (int i = 0; i < n; i++) {
+		present[i] = false;
+		for (int j = 0; j < md->topic_cnt; j++)
+			if (strcmp(md->topics[j].topic, names[i]) == 0 && !md->topics[j].err &&
+			    md->topics[j].partition_cnt > 0)
+				present[i] = true;
+	}
+	rd_kafka_metadata_destroy(md);
+	return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static int kafka_create(struct kafka_priv *k, rd_kafka_t *rk, const char *const *names,
+			const bool *present, int n, struct sc_error *err)
+{
+	rd_kafka_NewTopic_t *nts[SC_STREAM__COUNT];
+	rd_kafka_AdminOptions_t *opts = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_CreateTopics_result_t *res;
+	const rd_kafka_topic_result_t **tr;
+	char errstr[512];
+	size_t ntr = 0;
+	int nnew = 0, rc = 0;
+
+	for (int i = 0; i < n && nnew < SC_STREAM__COUNT; i++) {
+		if (present[i])
+			continue;
+		nts[nnew] = rd_kafka_NewTopic_new(names[i], k->partitions, k->replication, errstr,
+						  sizeof(errstr));
+		if (!nts[nnew]) {
+			rc = sc_error_set(err, SC_EINVAL, "kafka: cannot create topic %s: %s",
+					  names[i], errstr);
+			goto destroy_topics;
+		}
+		nnew++;
+	}
+	q = rd_kafka_queue_new(rk);
+	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, 10000, errstr, sizeof(errstr));
+	rd_kafka_AdminOptions_set_operation_timeout(opts, 8000, errstr, sizeof(errstr));
+	rd_kafka_CreateTopics(rk, nts, (size_t)nnew, opts, q);
+	ev = rd_kafka_queue_poll(q, 15000);
+	if (!ev) {
+		rc = sc_error_set(err, SC_ETIMEDOUT,
+				  "kafka: cannot create topics at %s: no answer in 15 s",
+				  k->brokers);
+		goto destroy_admin;
+	}
+	if (rd_kafka_event_error(ev)) {
+		rc = sc_error_set(err, kafka_errcode(rd_kafka_event_error(ev)),
+				  "kafka: cannot create topics at %s: %s", k->brokers,
+				  rd_kafka_event_error_string(ev));
+		goto destroy_admin;
+	}
+	res = rd_kafka_event_CreateTopics_result(ev);
+	tr = res ? rd_kafka_CreateTopics_result_topics(res, &ntr) : NULL;
+	for (size_t i = 0; tr && i < ntr; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+		const char *why = rd_kafka_topic_result_error_string(tr[i]);
+
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+			continue;
+		rc = sc_error_set(
+			err, kafka_errcode(e),
+			"kafka: cannot create topic %s (%d partitions, replication %d): %s",
+			rd_kafka_topic_result_name(tr[i]), k->partitions, k->replication,
+			why && *why ? why : rd_kafka_err2str(e));
+		break;
+	}
+destroy_admin:
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_queue_destroy(q);
+destroy_topics:
+	rd_kafka_NewTopic_destroy_array(nts, (size_t)nnew);
+	return rc;
+}
+
+int kafka_ensure_topics(struct kafka_priv *k, rd_kafka_t *rk, const char *const *names, int n,
+			struct sc_error *err)
+{
+	bool present[SC_STREAM__COUNT];
+	rd_kafka_resp_err_t e;
+	int missing = 0, rc;
+
+	if (n <= 0)
+		return 0;
+	if (n > SC_STREAM__COUNT)
+		n = SC_STREAM__COUNT;
+	e = kafka_present(rk, names, n, present, 10000);
+	if (e)
+		return sc_error_set(err, kafka_errcode(e) == SC_EIO ? SC_ECONN : kafka_errcode(e),
+				    "kafka: cannot reach a broker at %s: %s", k->brokers,
+				    rd_kafka_err2str(e));
+	for (int i = 0; i < n; i++)
+		missing += !present[i];
+	if (!missing)
+		return 0;
+	rc = kafka_create(k, rk, names, present, n, err);
+	if (rc)
+		return rc;
+	/* the controller has them; wait until the brokers' metadata does too */
+	for (int tries = 0; tries < 50; tries++) {
+		struct timespec ts = {0, 200 * 1000000L};
+
+		e = kafka_present(rk, names, n, present, 2000);
+		missing = 0;
+		for (int i = 0; !e && i < n; i++)
+			missing += !present[i];
+		if (!e && !missing)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return sc_error_set(err, SC_ETIMEDOUT,
+			    "kafka: topics were created but the metadata of %s does not show them",
+			    k->brokers);
+}
