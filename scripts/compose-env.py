@@ -29,12 +29,20 @@ rewrites, which map the containers' network and volumes onto one machine:
                      per instance (every container has its own 9100).
   paths              values under a volume's mount point (sink-data:/data)
                      -> LOCAL_VOLUMES_DIR/<volume>/...
+  STREAMCTL_CLIENT_ID  (added, consumers only, unless the file sets it) the
+                     default "<namespace>-<role>-<hostname>" is unique per
+                     container but shared by every process on one host (an
+                     MQTT broker would let them take each other's session):
+                     "<namespace>-<instance>-<hostname>" instead, as stable.
+  STREAMCTL_SOURCE_ID  (added, replicas of a generator only) likewise
+                     "<source>-<hostname>-<instance>".
 
 Replicas: SCALE="process=3,..." (like docker compose --scale); default 1.
 Exit 2 with a message on a usage error or an unreadable file.
 """
 import os
 import re
+import socket
 import sys
 
 try:
@@ -148,8 +156,13 @@ def rewrite_path(value, svc, voldir):
     return value
 
 
-def local_env(env, svc, metrics_port):
+def local_env(env, svc, metrics_port, role, inst, replicas):
     out = dict(env)
+    host = socket.gethostname()
+    if role in ("process", "sink") and not out.get("STREAMCTL_CLIENT_ID"):
+        out["STREAMCTL_CLIENT_ID"] = "%s-%s-%s" % (out.get("STREAMCTL_NAMESPACE") or "streamctl", inst, host)
+    if role == "generate" and replicas > 1 and not out.get("STREAMCTL_SOURCE_ID"):
+        out["STREAMCTL_SOURCE_ID"] = "%s-%s-%s" % (out.get("STREAMCTL_SOURCE") or "cpu", host, inst)
     if "STREAMCTL_BROKER" in out:
         out["STREAMCTL_BROKER"] = rewrite_broker(out["STREAMCTL_BROKER"])
     if "STREAMCTL_REPLICATION_FACTOR" in out and os.environ.get("LOCAL_KAFKA_BROKERS"):
@@ -209,7 +222,7 @@ def main(argv):
         count = reps.get(name, 1)
         for i in range(1, count + 1):
             inst = name if count == 1 else "%s-%d" % (name, i)
-            lenv = local_env(env, svc, base + n)
+            lenv = local_env(env, svc, base + n, role, inst, count)
             n += 1
             print(inst, role, name)
             if out_dir:

@@ -13,8 +13,11 @@
 # scripts/compose-env.py, so the two cannot drift). Only what a container has
 # of its own is remapped: broker host names -> the local broker (AMQP: its
 # guest user), listen and metrics addresses -> 127.0.0.1 (metrics ports
-# STACK_METRICS_BASE+n, default 19100), volumes -> local directories, and the
-# Kafka replication factor is capped at the local broker count.
+# STACK_METRICS_BASE+n, default 19100), volumes -> local directories, the
+# Kafka replication factor is capped at the local broker count, and consumers
+# get a client id per instance (in containers the default, which holds the
+# host name, is unique; on one host it is not). scripts/compose-env.py says
+# exactly what it rewrites; `stack.sh <pattern> env` shows the result.
 #
 # up: starts the broker, then the sink and the processors; waits until they
 # are ready (their /readyz, or STACK_WARMUP seconds where no metrics endpoint
@@ -38,12 +41,19 @@
 # ingest's local port, default the published one), STACK_KAFKA_CLUSTER,
 # STACK_KEEP_DATA, STACK_WARMUP [5], STACK_READY_TIMEOUT [60],
 # STACK_STOP_TIMEOUT [20], STACK_QUIET [3], STACK_DRAIN_TIMEOUT [60],
-# STACK_METRICS_BASE [19100], PYTHON [python3].
+# STACK_METRICS_BASE [19100], PYTHON (a python3 with yaml).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PY=${PYTHON:-python3}
+# A python3 with the yaml module (python3-yaml): $PYTHON, python3 or Debian's.
+if [ -z "${PYTHON:-}" ]; then
+	for PYTHON in python3 /usr/bin/python3; do
+		"$PYTHON" -c 'import yaml' 2>/dev/null && break
+	done
+fi
+PY=$PYTHON
 SC=${STREAMCTL:-$ROOT/build/streamctl}
+[ -e "$SC" ] && SC=$(cd "$(dirname "$SC")" && pwd)/$(basename "$SC")
 WARMUP=${STACK_WARMUP:-5}
 READY_TIMEOUT=${STACK_READY_TIMEOUT:-60}
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-20}
@@ -94,13 +104,15 @@ instances() {
 	[ -s "$RUN/instances" ] && cat "$RUN/instances"
 }
 
-# Prints the pid of instance $1 if it still runs as `streamctl <role>`.
+# Prints the pid of instance $1 if it still runs as `streamctl <role>` (the
+# binary `up` started, whatever STREAMCTL says now).
 inst_pid() {
-	local inst=$1 role=$2 pid
+	local inst=$1 role=$2 pid bin
 	[ -s "$RUN/$inst.pid" ] || return 1
+	bin=$(cat "$RUN/binary" 2>/dev/null) || bin=$SC
 	pid=$(tr -dc 0-9 <"$RUN/$inst.pid")
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$SC $role" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$bin $role" || return 1
 	printf '%s\n' "$pid"
 }
 
@@ -126,9 +138,10 @@ start_inst() {
 }
 
 # Waits until instance $1 is ready: /readyz answers 200, or no metrics
-# endpoint answered anything for WARMUP seconds. Fails if it exits.
+# endpoint answered anything for WARMUP seconds since $3 (the start, in
+# $SECONDS). Fails if it exits.
 wait_ready() {
-	local inst=$1 role=$2 port code seen=0 t0=$SECONDS
+	local inst=$1 role=$2 t0=$3 port code='' seen=0
 	port=$(inst_var "$inst" STREAMCTL_METRICS)
 	port=${port##*:}
 	while :; do
@@ -247,8 +260,11 @@ local_settings() {
 		fi
 		return 0
 	fi
+	local assignments
+	# (brokers.sh reads the caller's KAFKA_PORT etc.: capture before shadowing)
+	assignments=$(brokers env) || die "scripts/brokers.sh env failed"
 	local KAFKA_BOOTSTRAP='' KAFKA_CLUSTER_BOOTSTRAP='' AMQP_PORT='' MQTT_PORT=''
-	eval "$(brokers env)"
+	eval "$assignments"
 	if [ "$TARGET" = kafka-cluster ]; then
 		export LOCAL_KAFKA_BOOTSTRAP=$KAFKA_CLUSTER_BOOTSTRAP LOCAL_KAFKA_BROKERS=3
 	else
@@ -271,7 +287,7 @@ cmd_env() {
 }
 
 cmd_up() {
-	local scale=() inst role svc running=() failed=0
+	local scale=() inst role svc running=() failed=0 t0
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--scale) scale+=("${2:?--scale needs SERVICE=N}"); shift 2 ;;
@@ -293,6 +309,7 @@ cmd_up() {
 	rm -rf "$RUN" "$LOG"
 	[ "${STACK_KEEP_DATA:-0}" = 1 ] || rm -rf "$VOL"
 	mkdir -p "$RUN" "$LOG" "$VOL"
+	printf '%s\n' "$SC" >"$RUN/binary"
 	SCALE=$(
 		IFS=,
 		echo "${scale[*]}"
@@ -304,10 +321,11 @@ cmd_up() {
 		[ "$role" = generate ] && continue
 		start_inst "$inst" "$role"
 	done < <(instances)
+	t0=$SECONDS
 	sleep 0.3 # let each exec streamctl before its pid is checked
 	while read -r inst role svc; do
 		[ "$role" = generate ] && continue
-		if ! wait_ready "$inst" "$role"; then
+		if ! wait_ready "$inst" "$role" "$t0"; then
 			err "$inst: exited during start-up; its log, $LOG/$inst.log:"
 			tail -n 15 "$LOG/$inst.log" | sed 's/^/  | /' >&2
 			failed=1
@@ -357,7 +375,7 @@ cmd_down() {
 		drain
 		stop_role sink
 		db=$(sink_db) || true
-		[ -n "${db:-}" ] && [ -f "$db" ] && say "database $db: $SC verify --db=$db"
+		[ -n "${db:-}" ] && [ -f "$db" ] && say "database $db: $(cat "$RUN/binary" 2>/dev/null || echo "$SC") verify --db=$db"
 	else
 		say "$PATTERN: nothing was started"
 	fi

@@ -5,7 +5,13 @@
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
-PY=${PYTHON:-python3}
+# A python3 with the yaml module (python3-yaml): $PYTHON, python3 or Debian's.
+if [ -z "${PYTHON:-}" ]; then
+	for PYTHON in python3 /usr/bin/python3; do
+		"$PYTHON" -c 'import yaml' 2>/dev/null && break
+	done
+fi
+PY=$PYTHON
 STACKS="kafka amqp mqtt"
 
 "$SC" --print-env-names >"$WORK/env-names" 2>&1
@@ -196,14 +202,17 @@ check_eq "start order: sink, processors, generators" "sink process process proce
 	"$(awk '{ printf "%s%s", s, $2; s = " " }' "$WORK/loc-mqtt.list")"
 same_names() {
 	local s=$1 svc=$2 inst=$3
-	diff <(cut -d= -f1 "$WORK/loc-$s/$inst.env" | sort) \
+	diff <(cut -d= -f1 "$WORK/loc-$s/$inst.env" | grep -vx STREAMCTL_CLIENT_ID | sort) \
 		<("$PY" -c 'import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 print("\n".join(sorted(k for k in d["services"][sys.argv[2]]["environment"] if k.startswith("STREAMCTL_"))))' \
 			"compose/$s.yml" "$svc")
 }
+check_eq "local consumers get distinct client ids (one host, not one container each)" \
+	"$(grep -h CLIENT_ID "$WORK"/loc-mqtt/*.env | wc -l)" "$(grep -h CLIENT_ID "$WORK"/loc-mqtt/*.env | sort -u | wc -l)"
+check_eq "...one per consumer: sink, 2 processors, the app's processor" 4 "$(grep -h CLIENT_ID "$WORK"/loc-mqtt/*.env | wc -l)"
 for s in $STACKS; do
-	check "$s: the local sink has exactly the compose sink's variables" same_names "$s" sink sink
+	check "$s: the local sink has exactly the compose sink's variables (+ client id)" same_names "$s" sink sink
 	check "$s: the local ingest has exactly the compose ingest's variables" same_names "$s" gen-phone gen-phone
 done
 
