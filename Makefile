@@ -112,3 +112,9 @@ docs: docs/img/architecture.png
 docs/img/architecture.png: docs/architecture.dot
 	dot -Tpng -Gdpi=110 $< -o $@
 .PHONY: docs
+
+# The container image streamctl:latest from docker/Dockerfile (needs a Docker
+# engine; without one it fails with a one-line explanation).
+.PHONY: docker
+docker:
+	@scripts/docker-build.sh
