@@ -90,7 +90,7 @@ static const struct opt opts[] = {
 	{"rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), NULL, "HZ",
 	 "messages per second, 0: as fast as possible (default 2 cpu, 1 sensor)"},
 	{"source-id", R_GEN | R_BENCH, T_STR, OFF(source_id), NULL, "ID",
-	 "stable id of this producer (default <source>-<host>)"},
+	 "id of this producer run, seq counts from 0 (default <source>-<host>-<start s>)"},
 	{"device-id", R_GEN | R_BENCH, T_STR, OFF(device_id), NULL, "ID",
 	 "device id and key (default: host name / simulated phone id)"},
 	{"seed", R_GEN | R_BENCH, T_LLONG, OFF(seed), "1", "N", "sensor simulator seed", false, 0,

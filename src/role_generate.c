@@ -129,6 +129,14 @@ static int run(struct gen_run *r, struct sc_error *err)
 	return 0;
 }
 
+/*
+ * The source id names one run of a generator: its seq starts at 0.  The
+ * default, "<source>-<host>-<start time in s>", is new for every run, so a
+ * restarted generator (a container restarted on the same host) does not
+ * send seq numbers the sink already holds - they would be refused as
+ * replays and the new records lost.  An explicit --source-id is used as
+ * given: reuse it only to replay the same records on purpose.
+ */
 static int default_source_id(const struct sc_config *cfg, char *buf, size_t size,
 			     struct sc_error *err)
 {
@@ -137,12 +145,14 @@ static int default_source_id(const struct sc_config *cfg, char *buf, size_t size
 	if (cfg->source_id && *cfg->source_id) {
 		if (sc_strlcpy(buf, cfg->source_id, size) >= size)
 			return sc_error_set(err, SC_EINVAL,
-					    "generate: --source-id is longer than %zu bytes", size - 1);
+					    "generate: --source-id is longer than %zu bytes",
+					    size - 1);
 		return 0;
 	}
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(buf, size, "%.8s-%.48s", cfg->source, host);
+	snprintf(buf, size, "%.8s-%.36s-%lld", cfg->source, host,
+		 (long long)(sc_now_ns() / 1000000000LL));
 	return 0;
 }
 
