@@ -34,6 +34,7 @@ struct gen_cfg {
 	const char *session_id; /* sensor: sessionId (default: derived from seed) */
 	uint64_t seed;		/* sensor simulator seed */
 	const char *proc_stat;	/* cpu: path of /proc/stat (NULL: the real one) */
+	int64_t min_read_ns; /* cpu: least time between two reads (0: one clock tick, < 0: none) */
 };
 
 struct gen;
