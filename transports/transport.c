@@ -353,7 +353,6 @@ int transport_password(const struct transport_cfg *cfg, const char *backend,
 	FILE *f;
 	size_t n;
 
-	buf[0] = '\0';
 	if (path && *path) {
 		f = fopen(path, "r");
 		if (!f)
@@ -381,8 +380,14 @@ int transport_password(const struct transport_cfg *cfg, const char *backend,
 	}
 	if (cfg->password && *cfg->password)
 		uri_password = cfg->password;
-	if (!uri_password || !*uri_password)
+	if (!uri_password || !*uri_password) {
+		buf[0] = '\0';
 		return 0;
+	}
+	if (uri_password == buf) /* the caller's buffer already holds the URI's */
+		return strlen(buf) < size
+			       ? 1
+			       : sc_error_set(err, SC_EINVAL, "%s: bad password", backend);
 	if (sc_strlcpy(buf, uri_password, size) >= size) {
 		memset(buf, 0, size);
 		return sc_error_set(err, SC_EINVAL, "%s: the password is longer than %zu bytes",

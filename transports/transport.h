@@ -198,7 +198,7 @@ void sc_uri_redact(const char *uri, char *buf, size_t size);
 /*
  * The password a backend logs in with, into buf: the first line of
  * cfg->password_file, else cfg->password (STREAMCTL_BROKER_PASSWORD), else
- * uri_password (the URI's, may be NULL).  Returns 1 when there is one, 0
+ * uri_password (the URI's, may be NULL, may be buf itself).  Returns 1 when there is one, 0
  * when there is none (buf ""), or a negative code with
  * "<backend>: password file 'PATH': <why>" (unreadable, empty, too long).
  */
