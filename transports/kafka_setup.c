@@ -49,19 +49,22 @@ static int kafka_add_broker(struct kafka_priv *k, const char *item, const char *
 
 /*
  * Take "user[:password]@" off the front of list (in place) into k->user and
- * k->password, percent-decoded like any URI's.
+ * k->password, percent-decoded like any URI's.  (A ',' in a password must
+ * be written %2C.)
  */
 static int kafka_credentials(struct kafka_priv *k, char *list, const char *shown,
 			     struct sc_error *err)
 {
-	char *at = strrchr(list, '@'), tmp[512];
+	char *comma = strchr(list, ','), *at, tmp[512];
 	struct sc_uri u;
 	int rc = 0;
 
+	/* the last '@' of the first item: a password may hold an '@' */
+	at = memrchr(list, '@', comma ? (size_t)(comma - list) : strlen(list));
 	if (!at)
 		return 0;
 	*at = '\0';
-	if (!*list)
+	if (!*list || *list == ':')
 		rc = sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': empty user", shown);
 	else if (snprintf(tmp, sizeof(tmp), "kafka://%s@h", list) >= (int)sizeof(tmp))
 		rc = sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': too long", shown);
@@ -98,10 +101,11 @@ int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *
 		if (n == 6 && strncmp(uri, "kafkas", 6) == 0)
 			k->tls = true;
 		else if (n != 5 || strncmp(uri, "kafka", 5) != 0)
-			return sc_error_set(err, SC_EINVAL,
-					    "kafka: broker uri '%s': expected "
-					    "kafka[s]://[user[:password]@]host:port[,host:port...]",
-					    shown);
+			return sc_error_set(
+				err, SC_EINVAL,
+				"kafka: broker uri '%s': expected kafka://host:port[,host:port...] "
+				"or kafkas://... (TLS), each with an optional user:password@",
+				shown);
 		p += 3;
 	} else {
 		p = uri;

@@ -322,26 +322,59 @@ int sc_uri_parse(const char *uri, struct sc_uri *u, struct sc_error *err)
 	return 0;
 }
 
+/* Append n bytes of s to buf (size), truncating; *len counts what fits. */
+static void sc_append(char *buf, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (*len + 1 >= size)
+		return;
+	if (n > size - 1 - *len)
+		n = size - 1 - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
+/*
+ * Every "user:password@" of the authority is redacted, also in a
+ * comma-separated host list (kafka://u:p@h1,h2); the last '@' of an item
+ * ends its user information, as in sc_uri_parse().
+ */
 void sc_uri_redact(const char *uri, char *buf, size_t size)
 {
-	const char *s = strstr(uri, "://"), *at, *colon, *end;
+	const char *s = strstr(uri, "://"), *seg, *end;
+	size_t len = 0;
 
+	if (!size)
+		return;
+	buf[0] = '\0';
 	if (!s) {
 		sc_strlcpy(buf, uri, size);
 		return;
 	}
-	end = strpbrk(s + 3, "/?");
-	at = strchr(s + 3, '@');
-	if (!at || (end && at > end)) {
-		sc_strlcpy(buf, uri, size);
-		return;
+	seg = s + 3;
+	end = seg + strcspn(seg, "/?");
+	sc_append(buf, size, &len, uri, (size_t)(seg - uri));
+	while (seg <= end) {
+		const char *segend = memchr(seg, ',', (size_t)(end - seg)), *at, *colon = NULL;
+
+		if (!segend)
+			segend = end;
+		at = memrchr(seg, '@', (size_t)(segend - seg));
+		if (at)
+			colon = memchr(seg, ':', (size_t)(at - seg));
+		if (colon) {
+			sc_append(buf, size, &len, seg, (size_t)(colon + 1 - seg));
+			sc_append(buf, size, &len, "***", 3);
+			sc_append(buf, size, &len, at, (size_t)(segend - at));
+		} else {
+			sc_append(buf, size, &len, seg, (size_t)(segend - seg));
+		}
+		if (segend == end)
+			break;
+		sc_append(buf, size, &len, ",", 1);
+		seg = segend + 1;
 	}
-	colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
-	if (!colon) {
-		sc_strlcpy(buf, uri, size);
-		return;
-	}
-	snprintf(buf, size, "%.*s:***%s", (int)(colon - uri), uri, at);
+	sc_append(buf, size, &len, end, strlen(end));
 }
 
 /* ---- credentials and TLS ------------------------------------------------ */
