@@ -681,13 +681,13 @@ mqtt_pid() {
 # so the password never shows on a command line).
 mqtt_tls_config() {
 	local d=$DIR/mqtt
-	(umask 077 && printf '%s:%s\n' "$TLS_USER" "$(tls_password)" >"$d/passwd.tmp") &&
+	if ! { (umask 077 && printf '%s:%s\n' "$TLS_USER" "$(tls_password)" >"$d/passwd.tmp") &&
 		mosquitto_passwd -U "$d/passwd.tmp" >/dev/null 2>&1 &&
-		mv "$d/passwd.tmp" "$d/passwd" || {
+		mv "$d/passwd.tmp" "$d/passwd"; }; then
 		err "mqtt: cannot make the password file $d/passwd"
 		rm -f "$d/passwd.tmp"
 		return 1
-	}
+	fi
 	cat <<EOF
 # Secure mode (STREAMCTL_BROKERS_TLS=1): TLS and a password, no anonymous.
 listener $MQTT_TLS_PORT 127.0.0.1
