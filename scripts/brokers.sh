@@ -30,6 +30,19 @@
 #   MQTT_PORT [1883], MQTT_WS_PORT [9001]
 # Others: KAFKA_LIBS (jars, default $STREAMCTL_CACHE/kafka/libs from
 # scripts/setup.sh), KAFKA_HEAP_OPTS, KAFKA_CLUSTER_HEAP_OPTS.
+#
+# Secure mode (opt-in): with STREAMCTL_BROKERS_TLS=1, start also gives each
+# single broker (kafka, amqp, mqtt; not kafka-cluster) a TLS listener with
+# password authentication, next to its plain one:
+#   KAFKA_TLS_PORT [KAFKA_PORT+2]  SASL_SSL, SASL/PLAIN
+#   AMQP_TLS_PORT [5671]           AMQPS
+#   MQTT_TLS_PORT [8883]           MQTT over TLS, no anonymous clients
+# A throwaway CA and a server certificate for localhost/127.0.0.1 are made
+# once with openssl in <dir>/tls (ca.pem is what clients trust), and one
+# user, "streamctl", whose random password is in <dir>/tls/password (mode
+# 0600).  "env" then also prints the TLS ports, the CA, user and password
+# file.  Use a scratch directory of its own: the plain brokers stay as they
+# are without the variable.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +63,13 @@ AMQP_EPMD_PORT=${AMQP_EPMD_PORT:-${ERL_EPMD_PORT:-4369}}
 AMQP_NODENAME=${AMQP_NODENAME:-${RABBITMQ_NODENAME:-rabbit@localhost}}
 MQTT_PORT=${MQTT_PORT:-1883}
 MQTT_WS_PORT=${MQTT_WS_PORT:-9001}
+TLS=${STREAMCTL_BROKERS_TLS:-0}
+[ "$TLS" = 0 ] || TLS=1
+KAFKA_TLS_PORT=${KAFKA_TLS_PORT:-$((KAFKA_PORT + 2))}
+AMQP_TLS_PORT=${AMQP_TLS_PORT:-5671}
+MQTT_TLS_PORT=${MQTT_TLS_PORT:-8883}
+TLS_DIR=$DIR/tls
+TLS_USER=streamctl
 START_TIMEOUT=${BROKERS_START_TIMEOUT:-90}
 STOP_TIMEOUT=${BROKERS_STOP_TIMEOUT:-30}
 
@@ -145,6 +165,56 @@ ports_free() {
 	done
 }
 
+# --- tls material (STREAMCTL_BROKERS_TLS=1) -------------------------------------
+
+# Makes, once, a throwaway CA, a server certificate for localhost and
+# 127.0.0.1 signed by it, Kafka's PEM key store (key + certificate) and the
+# password of the user "streamctl".  Everything stays in $TLS_DIR.
+tls_material() {
+	local d=$TLS_DIR
+	[ -s "$d/server.pem" ] && [ -s "$d/password" ] && return 0
+	command -v openssl >/dev/null 2>&1 || {
+		err "tls: openssl not found"
+		return 1
+	}
+	mkdir -p "$d"
+	chmod 700 "$d"
+	if ! (
+		set -e
+		cd "$d"
+		umask 077
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout ca.key -out ca.pem -days 3650 -subj "/CN=streamctl throwaway test CA" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign"
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout server.key -out server.csr -subj "/CN=localhost"
+		printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+			"basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=serverAuth" >server.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-out server.pem -days 3650 -extfile server.ext
+		cat server.key server.pem >kafka-keystore.pem
+		chmod 644 ca.pem
+		od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >password.tmp
+		mv password.tmp password
+	) >"$d/openssl.log" 2>&1; then
+		err "tls: cannot make the certificates: see $d/openssl.log"
+		log_tail "$d/openssl.log" 5
+		return 1
+	fi
+}
+
+# ", tls PORT" in secure mode (for messages); $1 "single" or a cluster node.
+tls_note() {
+	[ "$TLS" = 1 ] && [ "$1" = single ] && printf ', tls %s' "$2"
+	return 0
+}
+
+tls_password() {
+	cat "$TLS_DIR/password"
+}
+
 # --- kafka --------------------------------------------------------------------
 
 kafka_check_libs() {
@@ -191,12 +261,34 @@ kafka_cluster_bootstrap() {
 	printf '%s\n' "$out"
 }
 
+# The SASL_SSL listener's settings (secure mode, single node): TLS with the
+# PEM key store, SASL/PLAIN with the user streamctl.  server.properties is
+# mode 0600: it holds the password.
+kafka_tls_config() {
+	local pw
+	pw=$(tls_password)
+	cat <<EOF
+# Secure mode (STREAMCTL_BROKERS_TLS=1): SASL_SSL with SASL/PLAIN.
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$TLS_USER="$pw";
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/kafka-keystore.pem
+listener.name.sasl_ssl.ssl.client.auth=none
+EOF
+}
+
 # Writes server.properties and log4j.properties for node $1 (single|N).
 kafka_write_config() {
-	local node=$1 dir id port cport voters n
+	local node=$1 dir id port cport voters n tls_listener="" tls_map=""
 	dir=$(kafka_node_dir "$node")
 	port=$(kafka_node_port "$node")
 	mkdir -p "$dir/data"
+	if [ "$TLS" = 1 ] && [ "$node" = single ]; then
+		tls_listener=",SASL_SSL://127.0.0.1:$KAFKA_TLS_PORT"
+		tls_map=",SASL_SSL:SASL_SSL"
+	fi
+	(umask 077 && : >"$dir/server.properties")
 	if [ "$node" = single ]; then
 		id=1
 		cport=$KAFKA_CONTROLLER_PORT
@@ -216,11 +308,11 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport$tls_listener
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport$tls_listener
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT$tls_map
 log.dirs=$dir/data
 num.partitions=1
 auto.create.topics.enable=true
@@ -238,6 +330,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 EOF
+			[ -z "$tls_listener" ] || kafka_tls_config
 		else
 			cat <<EOF
 default.replication.factor=3
@@ -348,7 +441,12 @@ kafka_launch() {
 		cport=$((KAFKA_CLUSTER_CONTROLLER_PORT + node - 1))
 		heap=$KAFKA_CLUSTER_HEAP_OPTS
 	fi
-	ports_free "$name" "$port" "$cport" || return 1
+	if [ "$TLS" = 1 ] && [ "$node" = single ]; then
+		ports_free "$name" "$port" "$cport" "$KAFKA_TLS_PORT" || return 1
+		tls_material || return 1
+	else
+		ports_free "$name" "$port" "$cport" || return 1
+	fi
 	kafka_write_config "$node"
 	cid=$(kafka_cluster_id "$node") || return 1
 	kafka_format "$node" "$cid" || return 1
@@ -379,7 +477,8 @@ kafka_wait() {
 			log_tail "$dir/kafka.log"
 			return 1
 		fi
-		if port_open "$port"; then
+		if port_open "$port" && { [ "$TLS" = 0 ] || [ "$node" != single ] ||
+			port_open "$KAFKA_TLS_PORT"; }; then
 			if command -v kcat >/dev/null 2>&1; then
 				n=$(kafka_broker_count "$port")
 				[ "${n:-0}" -ge "$want" ] && break
@@ -395,7 +494,7 @@ kafka_wait() {
 		fi
 		sleep 0.5
 	done
-	say "$name: started (pid $pid, port $port) in $((SECONDS - START_T0))s"
+	say "$name: started (pid $pid, port $port$(tls_note "$node" "$KAFKA_TLS_PORT")) in $((SECONDS - START_T0))s"
 }
 
 kafka_status_node() {
@@ -456,6 +555,33 @@ amqp_pid() {
 	pid_running "$DIR/amqp/rabbit.pid" "-home $DIR/amqp/home"
 }
 
+# Secure mode: the AMQPS listener, and the users (guest/guest as RabbitMQ
+# makes it, streamctl with the generated password) as definitions imported
+# at each boot, so the password never shows on a command line.
+amqp_tls_config() {
+	local d=$DIR/amqp pw
+	pw=$(tls_password)
+	(umask 077 && cat >"$d/definitions.json") <<EOF
+{"users": [
+  {"name": "guest", "password": "guest", "tags": ["administrator"]},
+  {"name": "$TLS_USER", "password": "$pw", "tags": []}],
+ "vhosts": [{"name": "/"}],
+ "permissions": [
+  {"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"},
+  {"user": "$TLS_USER", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}]}
+EOF
+	cat <<EOF
+# Secure mode (STREAMCTL_BROKERS_TLS=1): AMQPS, server certificate only.
+listeners.ssl.default = 127.0.0.1:$AMQP_TLS_PORT
+ssl_options.cacertfile = $TLS_DIR/ca.pem
+ssl_options.certfile = $TLS_DIR/server.pem
+ssl_options.keyfile = $TLS_DIR/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+load_definitions = $d/definitions.json
+EOF
+}
+
 amqp_launch() {
 	local d=$DIR/amqp pid
 	if pid=$(amqp_pid); then
@@ -466,7 +592,12 @@ amqp_launch() {
 		err "amqp: $RABBIT_BIN/rabbitmq-server not found: run scripts/setup.sh"
 		return 1
 	}
-	ports_free amqp "$AMQP_PORT" "$AMQP_DIST_PORT" || return 1
+	if [ "$TLS" = 1 ]; then
+		ports_free amqp "$AMQP_PORT" "$AMQP_DIST_PORT" "$AMQP_TLS_PORT" || return 1
+		tls_material || return 1
+	else
+		ports_free amqp "$AMQP_PORT" "$AMQP_DIST_PORT" || return 1
+	fi
 	mkdir -p "$d/home" "$d/mnesia" "$d/log"
 	if [ ! -s "$d/home/.erlang.cookie" ]; then
 		(umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F \
@@ -481,6 +612,7 @@ loopback_users.guest = true
 log.console = false
 log.file.level = info
 EOF
+	[ "$TLS" = 0 ] || amqp_tls_config >>"$d/rabbitmq.conf"
 	printf '[].\n' >"$d/enabled_plugins"
 	: >"$d/rabbitmq-env.conf"
 	rm -f "$d/rabbit.pid"
@@ -496,7 +628,8 @@ EOF
 amqp_wait() {
 	local d=$DIR/amqp pid deadline=$((SECONDS + START_TIMEOUT))
 	while :; do
-		if rabbitmqctl_ 20 -q await_startup -t 5 >>"$d/await.log" 2>&1 && port_open "$AMQP_PORT"; then
+		if rabbitmqctl_ 20 -q await_startup -t 5 >>"$d/await.log" 2>&1 && port_open "$AMQP_PORT" &&
+			{ [ "$TLS" = 0 ] || port_open "$AMQP_TLS_PORT"; }; then
 			break
 		fi
 		# Once the pid file exists, the node must stay alive.
@@ -515,7 +648,7 @@ amqp_wait() {
 		sleep 0.5
 	done
 	pid=$(amqp_pid) || pid='?'
-	say "amqp: started (pid $pid, port $AMQP_PORT, node $AMQP_NODENAME) in $((SECONDS - START_T0))s"
+	say "amqp: started (pid $pid, port $AMQP_PORT$(tls_note single "$AMQP_TLS_PORT"), node $AMQP_NODENAME) in $((SECONDS - START_T0))s"
 }
 
 # Stops the epmd on AMQP_EPMD_PORT when no Erlang node uses it any more.
@@ -543,6 +676,29 @@ mqtt_pid() {
 	pid_running "$DIR/mqtt/mosquitto.pid" "$DIR/mqtt/mosquitto.conf"
 }
 
+# Secure mode: a TLS listener that wants a user name and password (the
+# password file is made from <dir>/tls/password with mosquitto_passwd -U,
+# so the password never shows on a command line).
+mqtt_tls_config() {
+	local d=$DIR/mqtt
+	if ! { (umask 077 && printf '%s:%s\n' "$TLS_USER" "$(tls_password)" >"$d/passwd.tmp") &&
+		mosquitto_passwd -U "$d/passwd.tmp" >/dev/null 2>&1 &&
+		mv "$d/passwd.tmp" "$d/passwd"; }; then
+		err "mqtt: cannot make the password file $d/passwd"
+		rm -f "$d/passwd.tmp"
+		return 1
+	fi
+	cat <<EOF
+# Secure mode (STREAMCTL_BROKERS_TLS=1): TLS and a password, no anonymous.
+listener $MQTT_TLS_PORT 127.0.0.1
+cafile $TLS_DIR/ca.pem
+certfile $TLS_DIR/server.pem
+keyfile $TLS_DIR/server.key
+password_file $d/passwd
+allow_anonymous false
+EOF
+}
+
 mqtt_launch() {
 	local d=$DIR/mqtt pid
 	if pid=$(mqtt_pid); then
@@ -553,14 +709,23 @@ mqtt_launch() {
 		err "mqtt: mosquitto not found: run scripts/setup.sh"
 		return 1
 	}
-	ports_free mqtt "$MQTT_PORT" "$MQTT_WS_PORT" || return 1
+	local head="" anon=""
+	if [ "$TLS" = 1 ]; then
+		ports_free mqtt "$MQTT_PORT" "$MQTT_WS_PORT" "$MQTT_TLS_PORT" || return 1
+		tls_material || return 1
+		# Each listener has its own authentication; the plain ones stay open.
+		head=$'per_listener_settings true\n'
+		anon=$'allow_anonymous true\n'
+	else
+		ports_free mqtt "$MQTT_PORT" "$MQTT_WS_PORT" || return 1
+	fi
 	mkdir -p "$d/data"
 	cat >"$d/mosquitto.conf" <<EOF
 # Written by scripts/brokers.sh on each start; edits are overwritten.
 # See mosquitto.conf(5). Loopback only, anonymous clients.
-user $(id -un)
+${head}user $(id -un)
 listener $MQTT_PORT 127.0.0.1
-# Websockets: with an IP address Debian's Mosquitto 2.0.11 still binds all
+${anon}# Websockets: with an IP address Debian's Mosquitto 2.0.11 still binds all
 # interfaces; the interface name binds 127.0.0.1 only. It will not start
 # with a websockets listener alone, hence the TCP listener above.
 listener $MQTT_WS_PORT lo
@@ -584,6 +749,9 @@ log_type notice
 log_type information
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 EOF
+	if [ "$TLS" = 1 ]; then
+		mqtt_tls_config >>"$d/mosquitto.conf" || return 1
+	fi
 	printf '\n===== start %s =====\n' "$(date '+%F %T')" >>"$d/mosquitto.log"
 	if ! spawn "$d/mosquitto.pid" "$d/mosquitto.out" mosquitto -c "$d/mosquitto.conf"; then
 		err "mqtt: could not launch mosquitto: see $d/mosquitto.out"
@@ -602,6 +770,7 @@ mqtt_wait() {
 		fi
 		# A QoS 1 publish succeeds only after CONNACK and PUBACK.
 		if port_open "$MQTT_PORT" && port_open "$MQTT_WS_PORT" &&
+			{ [ "$TLS" = 0 ] || port_open "$MQTT_TLS_PORT"; } &&
 			timeout 5 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 \
 				-i "brokers-sh-$$" -t streamctl/brokers/ready -m ok >/dev/null 2>&1; then
 			break
@@ -614,7 +783,7 @@ mqtt_wait() {
 		fi
 		sleep 0.2
 	done
-	say "mqtt: started (pid $pid, port $MQTT_PORT, ws $MQTT_WS_PORT) in $((SECONDS - START_T0))s"
+	say "mqtt: started (pid $pid, port $MQTT_PORT, ws $MQTT_WS_PORT$(tls_note single "$MQTT_TLS_PORT")) in $((SECONDS - START_T0))s"
 }
 
 mqtt_status() {
@@ -851,6 +1020,16 @@ cmd_env() {
 	printf "AMQP_URL='%s'\n" "amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
 	printf "MQTT_URL='%s'\n" "tcp://127.0.0.1:$MQTT_PORT"
 	printf "STREAMCTL_BROKERS_DIR='%s'\n" "$DIR"
+	[ "$TLS" = 1 ] || return 0
+	for v in KAFKA_TLS_PORT AMQP_TLS_PORT MQTT_TLS_PORT; do
+		printf "%s='%s'\n" "$v" "${!v}"
+	done
+	printf "TLS_CA='%s'\n" "$TLS_DIR/ca.pem"
+	printf "TLS_USER='%s'\n" "$TLS_USER"
+	printf "TLS_PASSWORD_FILE='%s'\n" "$TLS_DIR/password"
+	printf "KAFKA_TLS_URL='%s'\n" "kafkas://$TLS_USER@127.0.0.1:$KAFKA_TLS_PORT"
+	printf "AMQP_TLS_URL='%s'\n" "amqps://$TLS_USER@localhost:$AMQP_TLS_PORT/"
+	printf "MQTT_TLS_URL='%s'\n" "mqtts://$TLS_USER@localhost:$MQTT_TLS_PORT"
 }
 
 usage() {

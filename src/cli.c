@@ -40,6 +40,7 @@ struct opt {
 	const char *help;
 	bool secret;	    /* redact in --print-config */
 	long long min, max; /* for integers */
+	bool env_only;	    /* no flag: a secret on a command line shows in ps */
 };
 
 #define OFF(f) offsetof(struct sc_config, f)
@@ -49,6 +50,16 @@ static const struct opt opts[] = {
 	 "pipe, kafka, amqp or mqtt"},
 	{"broker", R_TRANSPORT, T_STR, OFF(broker), NULL, "URI",
 	 "broker address, e.g. kafka://127.0.0.1:9092 (default: the local one)", true},
+	{.name = "broker-password",
+	 .roles = R_TRANSPORT,
+	 .type = T_STR,
+	 .off = OFF(broker_password),
+	 .metavar = "SECRET",
+	 .secret = true,
+	 .env_only = true,
+	 .help = "broker password, wins over the uri's (environment only)"},
+	{"password-file", R_TRANSPORT, T_STR, OFF(password_file), NULL, "PATH",
+	 "read the broker password from the first line of PATH (wins over the others)"},
 	{"namespace", R_TRANSPORT, T_STR, OFF(ns), "streamctl", "NAME",
 	 "prefix of every topic, queue, exchange and group"},
 	{"codec", R_GEN | R_PROC | R_BENCH, T_STR, OFF(codec), "json", "NAME",
@@ -343,7 +354,7 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 		return rc;
 
 	for (size_t i = 0; i < NOPTS; i++) {
-		if (opts[i].type == T_PROP)
+		if (opts[i].type == T_PROP || opts[i].env_only)
 			continue;
 		lopts[n].name = opts[i].name;
 		lopts[n].has_arg = opts[i].type == T_FLAG ? no_argument : required_argument;
@@ -446,7 +457,9 @@ void cli_usage(FILE *out, const char *role)
 
 		if (!(o->roles & r))
 			continue;
-		if (o->type == T_PROP)
+		if (o->env_only)
+			snprintf(lhs, sizeof(lhs), "(no flag)");
+		else if (o->type == T_PROP)
 			snprintf(lhs, sizeof(lhs), "-X %s", o->metavar);
 		else if (o->type == T_FLAG)
 			snprintf(lhs, sizeof(lhs), "--%s", o->name);
@@ -476,8 +489,11 @@ void cli_print_config(FILE *out, const struct sc_config *cfg)
 		case T_STR: {
 			const char *v = *(const char *const *)src;
 			char red[512];
-			if (v && o->secret) {
-				sc_uri_redact(v, red, sizeof(red));
+			if (v && *v && o->secret) {
+				if (strstr(v, "://"))
+					sc_uri_redact(v, red, sizeof(red));
+				else
+					sc_strlcpy(red, "***", sizeof(red));
 				v = red;
 			}
 			fprintf(out, "%s=%s\n", env, v ? v : "");

@@ -46,6 +46,8 @@ struct sc_config {
 	long max_msg_bytes;
 	struct sc_kv props[SC_MAX_PROPS];
 	size_t nprops;
+	const char *broker_password; /* STREAMCTL_BROKER_PASSWORD only, never a flag */
+	const char *password_file;
 
 	/* encoding and reporting */
 	const char *codec;

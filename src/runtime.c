@@ -79,6 +79,8 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->out_fd = 1;
 	tc->props = cfg->props;
 	tc->nprops = cfg->nprops;
+	tc->password = cfg->broker_password;
+	tc->password_file = cfg->password_file;
 }
 
 int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,

@@ -55,7 +55,15 @@
  * again on every reconnect (harmless with a persistent session);
  * connectionLost counts in counters.retries.
  *
- * -X keys: qos, inflight, keepalive, session.expiry, clean, client.id.
+ * Security.  mqtts://[user[:password]@]host[:port] (default port 8883; ssl://
+ * is the same) connects over TLS, verifying the broker's certificate (-X
+ * tls.ca, default the system's trust store) and host name unless -X
+ * tls.insecure=true; -X tls.cert and tls.key give a client certificate.  The
+ * password comes from the URI, STREAMCTL_BROKER_PASSWORD or --password-file
+ * (transport_password()).  A refused login is -SC_EAUTH.
+ *
+ * -X keys: qos, inflight, keepalive, session.expiry, clean, client.id,
+ * tls.ca, tls.cert, tls.key, tls.insecure.
  *
  * Files: mqtt.c (this: connection, callbacks, publishing, ops), mqtt_config.c
  * (options, topic names, filters), mqtt_consume.c (receive queue, poll),
@@ -127,8 +135,11 @@ void mqtt_wait(int ms)
 
 static int mqtt_code_of(int paho_rc, enum MQTTReasonCodes reason)
 {
+	/* paho 1.3 gives a refused CONNACK's reason code as the return code */
 	if (reason == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
-	    reason == MQTTREASONCODE_NOT_AUTHORIZED || paho_rc == 4 || paho_rc == 5)
+	    reason == MQTTREASONCODE_NOT_AUTHORIZED || paho_rc == 4 || paho_rc == 5 ||
+	    paho_rc == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
+	    paho_rc == MQTTREASONCODE_NOT_AUTHORIZED)
 		return SC_EAUTH;
 	return SC_ECONN;
 }
@@ -168,11 +179,43 @@ static void mqtt_on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
 
 	if (r->reasonCode != MQTTREASONCODE_SUCCESS)
 		why = MQTTReasonCode_toString(r->reasonCode);
+	else if (r->code >= 0x80 && r->code <= 0xff) /* paho 1.3: the CONNACK reason code */
+		why = MQTTReasonCode_toString((enum MQTTReasonCodes)r->code);
 	if (!why) {
 		snprintf(buf, sizeof(buf), "%s", MQTTAsync_strerror(r->code));
 		why = buf;
 	}
 	mqtt_call_fail(&p->connect_call, mqtt_code_of(r->code, r->reasonCode), "%s%s", why, "");
+}
+
+/*
+ * OpenSSL's errors as paho reports them (its threads): keep the reason of
+ * the last one.  An OpenSSL error line is
+ * "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>".
+ */
+static int mqtt_on_ssl_error(const char *str, size_t len, void *ctx)
+{
+	struct mqtt_priv *p = ctx;
+	const char *f = str, *end = str + len, *next;
+	int field = 0;
+
+	while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		end = str + --len;
+	for (; field < 5 && f < end; field++) {
+		next = memchr(f, ':', (size_t)(end - f));
+		if (!next)
+			break;
+		f = next + 1;
+	}
+	if (field == 5) {
+		next = memchr(f, ':', (size_t)(end - f));
+		str = f;
+		len = (size_t)((next ? next : end) - f);
+	}
+	pthread_mutex_lock(&mqtt_lock);
+	snprintf(p->tls_why, sizeof(p->tls_why), "%.*s", (int)len, str);
+	pthread_mutex_unlock(&mqtt_lock);
+	return 0;
 }
 
 /* paho fills reasonCodes only for more than one filter, else reasonCode. */
@@ -288,6 +331,25 @@ static int mqtt_await(struct mqtt_call *c, int ms)
 	return state;
 }
 
+/* A failed connect: name the user on a refused login, TLS on a failed handshake. */
+static int mqtt_connect_error(struct mqtt_priv *p, int code, const char *red, struct sc_error *err)
+{
+	char tls_why[sizeof(p->tls_why)];
+
+	pthread_mutex_lock(&mqtt_lock);
+	sc_strlcpy(tls_why, p->tls_why, sizeof(tls_why));
+	pthread_mutex_unlock(&mqtt_lock);
+	if (code == SC_EAUTH)
+		return sc_error_set(err, SC_EAUTH,
+				    "mqtt: authentication refused for user '%s' at %s: %s",
+				    p->uri.user && *p->uri.user ? p->uri.user : "(none)", p->where,
+				    p->connect_call.why);
+	if (p->tls && tls_why[0])
+		return sc_error_set(err, SC_ECONN, "mqtt: tls handshake with %s failed: %s%s",
+				    p->where, tls_why, p->tlsopt.ca ? "" : " (no -X tls.ca given)");
+	return sc_error_set(err, code, "mqtt: cannot connect to %s: %s", red, p->connect_call.why);
+}
+
 static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 			  struct sc_error *err)
 {
@@ -332,7 +394,19 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	o.maxRetryInterval = 30;
 	o.connectProperties = &p->connect_props;
 	o.username = p->uri.user && *p->uri.user ? p->uri.user : NULL;
-	o.password = p->uri.password;
+	o.password = p->password[0] ? p->password : NULL;
+	if (p->tls) {
+		MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+		ssl.trustStore = p->tlsopt.ca;
+		ssl.keyStore = p->tlsopt.cert;
+		ssl.privateKey = p->tlsopt.key;
+		ssl.enableServerCertAuth = !p->tlsopt.insecure;
+		ssl.verify = !p->tlsopt.insecure;
+		ssl.ssl_error_cb = mqtt_on_ssl_error;
+		ssl.ssl_error_context = p;
+		p->ssl = ssl;
+		o.ssl = &p->ssl;
+	}
 	o.onSuccess5 = mqtt_on_connect;
 	o.onFailure5 = mqtt_on_connect_fail;
 	o.context = p;
@@ -344,8 +418,7 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 				    MQTTAsync_strerror(rc));
 	state = mqtt_await(&p->connect_call, (MQTT_CONNECT_TIMEOUT_S + 2) * 1000);
 	if (state < 0)
-		return sc_error_set(err, -state, "mqtt: cannot connect to %s: %s", red,
-				    p->connect_call.why);
+		return mqtt_connect_error(p, -state, red, err);
 	if (state == 0)
 		return sc_error_set(err, sc_stop_requested() ? SC_EINTR : SC_ETIMEDOUT,
 				    "mqtt: cannot connect to %s: no answer", red);

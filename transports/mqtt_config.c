@@ -63,11 +63,12 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 				return sc_error_set(err, SC_EINVAL,
 						    "mqtt: -X client.id: empty or too long");
 			sc_strlcpy(p->client_id, v, sizeof(p->client_id));
-		} else {
+		} else if (!transport_tls_key(k)) {
 			return sc_error_set(
 				err, SC_EINVAL,
 				"mqtt: unknown -X key '%s' (known: qos, inflight, keepalive, "
-				"session.expiry, clean, client.id)",
+				"session.expiry, clean, client.id, tls.ca, tls.cert, tls.key, "
+				"tls.insecure)",
 				k);
 		}
 		if (rc)
@@ -95,19 +96,29 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 		return sc_error_prefix(err, "mqtt");
 	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
 		      sizeof(red));
-	if (strcmp(p->uri.scheme, "mqtts") == 0 || strcmp(p->uri.scheme, "ssl") == 0)
-		return sc_error_set(err, SC_ENOTSUP,
-				    "mqtt: broker uri '%s': tls is not supported yet", red);
-	if (strcmp(p->uri.scheme, "mqtt") != 0 && strcmp(p->uri.scheme, "tcp") != 0)
+	p->tls = strcmp(p->uri.scheme, "mqtts") == 0 || strcmp(p->uri.scheme, "ssl") == 0;
+	if (!p->tls && strcmp(p->uri.scheme, "mqtt") != 0 && strcmp(p->uri.scheme, "tcp") != 0)
 		return sc_error_set(err, SC_EINVAL,
-				    "mqtt: broker uri '%s': scheme must be mqtt:// (or tcp://)",
+				    "mqtt: broker uri '%s': scheme must be mqtt:// or mqtts:// (or "
+				    "tcp://, ssl://)",
 				    red);
 	if ((p->uri.path && *p->uri.path) || p->uri.query)
 		return sc_error_set(err, SC_EINVAL,
 				    "mqtt: broker uri '%s': no path or query expected", red);
+	if (!p->uri.port)
+		p->uri.port = p->tls ? MQTT_DEFAULT_TLS_PORT : MQTT_DEFAULT_PORT;
 	snprintf(p->server, sizeof(p->server),
-		 strchr(p->uri.host, ':') ? "tcp://[%s]:%d" : "tcp://%s:%d", p->uri.host,
-		 p->uri.port ? p->uri.port : 1883);
+		 strchr(p->uri.host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", p->tls ? "ssl" : "tcp",
+		 p->uri.host, p->uri.port);
+	snprintf(p->where, sizeof(p->where), strchr(p->uri.host, ':') ? "[%s]:%d" : "%s:%d",
+		 p->uri.host, p->uri.port);
+	rc = transport_password(cfg, "mqtt", p->uri.password, p->password, sizeof(p->password),
+				err);
+	if (rc < 0)
+		return rc;
+	rc = transport_tls_opts(cfg, "mqtt", &p->tlsopt, err);
+	if (rc)
+		return rc;
 
 	p->ns = cfg->ns && *cfg->ns ? cfg->ns : "streamctl";
 	if (strpbrk(p->ns, "+#"))

@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #define MQTT_DEFAULT_URI       "mqtt://127.0.0.1:1883"
+#define MQTT_DEFAULT_PORT      1883
+#define MQTT_DEFAULT_TLS_PORT  8883
 #define MQTT_DEFAULT_INFLIGHT  100
 #define MQTT_DEFAULT_PREFETCH  100
 #define MQTT_DEFAULT_KEEPALIVE 30
@@ -52,6 +54,12 @@ struct mqtt_priv {
 
 	struct sc_uri uri;
 	char server[300];
+	char where[300];    /* "host:port", for messages */
+	char password[256]; /* transport_password(); "" for none */
+	bool tls;	    /* mqtts:// (or ssl://) */
+	struct transport_tls tlsopt;
+	MQTTAsync_SSLOptions ssl;
+	char tls_why[256]; /* the last OpenSSL error paho reported (mqtt_lock) */
 	char client_id[256];
 	char group[128];
 	const char *ns;

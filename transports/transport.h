@@ -95,6 +95,9 @@ struct transport_cfg {
 	int in_fd, out_fd;    /* pipe: file descriptors (default 0 and 1) */
 	const struct sc_kv *props; /* -X key=value, passed to the client library */
 	size_t nprops;
+	/* credentials beside the URI's user:password@ (see transport_password()) */
+	const char *password;	   /* overrides the URI's password; NULL: none */
+	const char *password_file; /* its first line overrides both; NULL: none */
 };
 
 /* ---- vtable ------------------------------------------------------------ */
@@ -179,8 +182,9 @@ const char *transport_prop(const struct transport_cfg *cfg, const char *key);
 
 /*
  * Parsed broker URI: scheme://[user[:password]@]host[:port][/path][?query].
- * Strings point into `storage`.  0 or -SC_EINVAL naming the problem.  The
- * password never appears in error messages.
+ * Strings point into `storage`; user and password are percent-decoded
+ * ("%40" is '@').  0 or -SC_EINVAL naming the problem.  The password never
+ * appears in error messages.
  */
 struct sc_uri {
 	char *scheme, *user, *password, *host, *path, *query;
@@ -190,6 +194,32 @@ struct sc_uri {
 int sc_uri_parse(const char *uri, struct sc_uri *out, struct sc_error *err);
 /* The URI with any password replaced by "***", for logs and errors. */
 void sc_uri_redact(const char *uri, char *buf, size_t size);
+
+/*
+ * The password a backend logs in with, into buf: the first line of
+ * cfg->password_file, else cfg->password (STREAMCTL_BROKER_PASSWORD), else
+ * uri_password (the URI's, may be NULL, may be buf itself).  Returns 1 when there is one, 0
+ * when there is none (buf ""), or a negative code with
+ * "<backend>: password file 'PATH': <why>" (unreadable, empty, too long).
+ */
+int transport_password(const struct transport_cfg *cfg, const char *backend,
+		       const char *uri_password, char *buf, size_t size, struct sc_error *err);
+
+/*
+ * TLS settings every backend takes as -X keys: tls.ca=PATH (the CA bundle
+ * the broker's certificate must chain to; default: the system's),
+ * tls.cert=PATH and tls.key=PATH (a client certificate, both or neither),
+ * tls.insecure=true (no verification of the certificate or host name; only
+ * when given explicitly).  Strings borrowed from cfg.
+ */
+struct transport_tls {
+	const char *ca, *cert, *key;
+	bool insecure;
+};
+int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
+		       struct transport_tls *out, struct sc_error *err);
+/* True for the -X keys transport_tls_opts() reads. */
+bool transport_tls_key(const char *key);
 
 /* Set by the signal handler: backends stop blocking waits when true. */
 bool sc_stop_requested(void);

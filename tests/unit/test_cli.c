@@ -158,3 +158,25 @@ Test(cli, print_config_redacts_broker_password)
 	cr_assert_null(strstr(buf, "hunter2"));
 	cr_assert(strstr(buf, "STREAMCTL_DB=streamctl.db"), "%s", buf);
 }
+
+Test(cli, broker_password_comes_from_the_environment_only_and_is_redacted)
+{
+	char *envp[] = {"STREAMCTL_BROKER_PASSWORD=hunter3", "STREAMCTL_PASSWORD_FILE=/run/pw",
+			NULL};
+	char buf[8192] = "";
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	cr_assert_eq(PARSE(envp, "generate", "--transport=kafka", "-X", "sasl.password=hunter4"), 0,
+		     "%s", err.msg);
+	cr_assert_str_eq(cfg.broker_password, "hunter3");
+	cr_assert_str_eq(cfg.password_file, "/run/pw");
+	cli_print_config(f, &cfg);
+	fclose(f);
+	cr_assert(strstr(buf, "STREAMCTL_BROKER_PASSWORD=***\n"), "%s", buf);
+	cr_assert(strstr(buf, "STREAMCTL_PASSWORD_FILE=/run/pw\n"), "%s", buf);
+	cr_assert_null(strstr(buf, "hunter"), "%s", buf);
+	cr_assert_lt(PARSE(NULL, "generate", "--broker-password=hunter5"), 0);
+	cr_assert(strstr(err.msg, "unknown option"), "%s", err.msg);
+	cr_assert_eq(PARSE(NULL, "sink", "--password-file=/run/pw2"), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.password_file, "/run/pw2");
+}
