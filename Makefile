@@ -108,3 +108,35 @@ clean:
 	rm -rf build build-* 
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# ---- fuzzing (clang + libFuzzer; Debian: clang libclang-rt-14-dev) ---------
+#   make fuzz [FUZZ_SECONDS=30]  build tests/fuzz/fuzz_*.c and run each for FUZZ_SECONDS
+#   make fuzz-smoke              run each target once over its seed corpus
+# The library is rebuilt with clang and the sanitizers in $(FUZZ_BUILD); the
+# targets run on a copy of tests/fuzz/corpus/<target> there (crash inputs too).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_BIN      = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzz-smoke fuzz-lib
+
+FUZZ_LIB_MAKE = $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	$(FUZZ_BUILD)/libstreamctl.a
+
+fuzz-lib:
+	@$(FUZZ_LIB_MAKE) -q || $(FUZZ_LIB_MAKE)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h fuzz-lib
+	@$(if $(Q),echo "  FUZZ-CC $<")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=c11 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
+		-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer $(FUZZ_SAN) -Itests/fuzz -o $@ $< \
+		$(FUZZ_BUILD)/libstreamctl.a $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-smoke: $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) 0 $(FUZZ_BIN)
