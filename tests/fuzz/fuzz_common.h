@@ -68,8 +68,18 @@ static void fuzz_round_trip_with(enum sc_codec c, const struct sc_record *r)
 	rc = codec_encode(c, &fuzz_copy, &fuzz_enc2, &err);
 	if (rc)
 		fuzz_fail("cannot re-encode the decoded copy", err.msg);
-	if (fuzz_enc2.len != fuzz_enc.len || memcmp(fuzz_enc2.data, fuzz_enc.data, fuzz_enc.len))
+	if (fuzz_enc2.len != fuzz_enc.len || memcmp(fuzz_enc2.data, fuzz_enc.data, fuzz_enc.len)) {
+		size_t i = 0, from;
+		while (i < fuzz_enc.len && i < fuzz_enc2.len && fuzz_enc.data[i] == fuzz_enc2.data[i])
+			i++;
+		from = i > 40 ? i - 40 : 0;
+		fprintf(stderr, "fuzz: first difference at byte %zu:\n  %.*s\n  %.*s\n", i,
+			(int)(fuzz_enc.len - from < 80 ? fuzz_enc.len - from : 80),
+			(const char *)fuzz_enc.data + from,
+			(int)(fuzz_enc2.len - from < 80 ? fuzz_enc2.len - from : 80),
+			(const char *)fuzz_enc2.data + from);
 		fuzz_fail("encoding the decoded copy gives different bytes", codec_name(c));
+	}
 }
 
 static void fuzz_round_trip(const struct sc_record *r)

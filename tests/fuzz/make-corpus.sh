@@ -27,7 +27,8 @@ PY
 gen() { "$sc" generate --stats-interval=0 --rate=0 --seed=7 --source-id=fuzz "$@" 2>/dev/null; }
 proc() { "$sc" process --stats-interval=0 "$@" 2>/dev/null; }
 
-rm -rf "$out"
+# keep the bug-* seeds (inputs that once found a bug), regenerate the rest
+find "$out" -type f ! -name 'bug-*' -delete 2>/dev/null || true
 mkdir -p "$out"/codec_json "$out"/codec_msgpack "$out"/sensorlogger "$out"/pipe_frames
 for c in json msgpack; do
 	d=$out/codec_$c
