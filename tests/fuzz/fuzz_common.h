@@ -70,7 +70,8 @@ static void fuzz_round_trip_with(enum sc_codec c, const struct sc_record *r)
 		fuzz_fail("cannot re-encode the decoded copy", err.msg);
 	if (fuzz_enc2.len != fuzz_enc.len || memcmp(fuzz_enc2.data, fuzz_enc.data, fuzz_enc.len)) {
 		size_t i = 0, from;
-		while (i < fuzz_enc.len && i < fuzz_enc2.len && fuzz_enc.data[i] == fuzz_enc2.data[i])
+		while (i < fuzz_enc.len && i < fuzz_enc2.len &&
+		       fuzz_enc.data[i] == fuzz_enc2.data[i])
 			i++;
 		from = i > 40 ? i - 40 : 0;
 		fprintf(stderr, "fuzz: first difference at byte %zu:\n  %.*s\n  %.*s\n", i,

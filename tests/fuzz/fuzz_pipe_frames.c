@@ -4,7 +4,8 @@
  * Input: one control byte, then the byte stream the reader sees.  The
  * control byte picks how the stream is written into a pipe(2) (chunk size,
  * so frames and headers straddle reads at different places) and, with its
- * high bit, a small frame size limit (64 bytes) instead of the default.
+ * high bit, a small frame size limit (64 bytes) instead of streamctl's
+ * default --max-msg-bytes (1 MiB).
  *
  * The stream is written in non-blocking chunks; after each chunk the reader
  * is polled (timeout 0) until it has nothing more; then the write end is
@@ -126,10 +127,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.size = size - 1;
 	f.off = 0;
 	chunk = chunks[data[0] & 7];
-	if (chunk < f.size / 256)
-		chunk = f.size / 256; /* bound the number of writes per input */
-	cfg.max_msg_bytes = (data[0] & 0x80) ? 64 : 0;
-	f.limit = cfg.max_msg_bytes ? cfg.max_msg_bytes : 16u * 1024 * 1024;
+	if (chunk < f.size / 64)
+		chunk = f.size / 64; /* at most ~64 writes per input: syscalls are the cost */
+	cfg.max_msg_bytes = (data[0] & 0x80) ? 64 : 1024 * 1024; /* or streamctl's default */
+	f.limit = cfg.max_msg_bytes;
 
 	if (pipe2(fds, O_CLOEXEC))
 		abort();

@@ -16,7 +16,7 @@ for bin in "$@"; do
 	seeds=$here/corpus/${name#fuzz_}
 	work=$build/corpus/$name
 	log=$build/logs/$name.log
-	rm -rf "$work"
+	rm -rf "$work" "$build/artifacts/$name-"*
 	mkdir -p "$work"
 	[ -d "$seeds" ] && cp "$seeds"/* "$work"/ 2>/dev/null
 	if [ "$secs" -gt 0 ]; then
