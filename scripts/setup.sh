@@ -40,7 +40,8 @@ PACKAGES=(build-essential pkg-config librdkafka-dev librabbitmq-dev
 	libpaho-mqtt-dev libmsgpack-dev libsqlite3-dev sqlite3 libcriterion-dev
 	libjansson-dev libmicrohttpd-dev rabbitmq-server mosquitto
 	mosquitto-clients kcat clang-format curl netcat-openbsd procps python3
-	openssl python3-yaml docker-compose)
+	openssl python3-yaml docker-compose clang libclang-rt-14-dev graphviz python3-matplotlib
+	valgrind)
 command -v java >/dev/null 2>&1 || PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || PACKAGES+=(maven)
 
