@@ -14,7 +14,12 @@ generators started. A role's value for second s comes from its stats line
 whose reporting interval (previous line .. this line, about 1 s) contains
 the middle of that second; rates and latency percentiles are over that
 interval, lag and counters at its end. A role that wrote no line for a
-while (a generator blocked in publish writes none) shows up in gen_silent_s.
+while (it was blocked: a generator in publish, a processor in the flush of
+its outputs) has no values for those seconds, and its *_silent_s column
+(seconds since its last line) says how long it has been quiet. backlog is
+what the generators had handed to the client library minus what the sink
+had stored (or refused as duplicate), both interpolated to the middle of
+the second.
 """
 
 import csv
@@ -75,11 +80,17 @@ def silence(lines, m):
     return (m - (lb["ts_ns"] if lb else lines[0]["_start"])) / 1e9
 
 
+MAX_INTERVAL_NS = 2500000000  # a longer reporting interval says nothing about one second
+
+
 def covering(lines, m):
-    """The stats line whose interval contains instant m (ns), or None."""
+    """The stats line whose interval contains instant m (ns), or None (also
+    when that interval is longer than MAX_INTERVAL_NS: the role was blocked
+    and its per-second values are unknown; its *_silent_s column says so)."""
     for d in lines:
         if d["ts_ns"] >= m:
-            return d if d["_start"] <= m else None
+            ok = d["_start"] <= m and d["ts_ns"] - d["_start"] <= MAX_INTERVAL_NS
+            return d if ok else None
     return None
 
 
@@ -254,7 +265,7 @@ SECOND_HEADER = [
 SUMMARY_HEADER = [
     "run", "date", "rf", "min_insync", "partitions", "cpu_rate", "sensor_rate", "cpu_n",
     "sensor_n", "kill_at", "restart_at", "victim", "victim_raw_partitions",
-    "victim_was_quorum_leader", "node_ready_t_s", "kafka_version", "librdkafka_version",
+    "victim_was_quorum_leader", "fenced_t_s", "node_ready_t_s", "unfenced_t_s", "kafka_version", "librdkafka_version",
     "streamctl_commit", "load_avg", "gen_cpu_exit", "gen_sensor_exit", "gen_cpu_sent",
     "gen_sensor_sent", "gen_errors", "gen_max_silent_s", "proc_max_silent_s",
     "sink_max_silent_s", "gen_low_rate_s", "gen_end_t_s", "stall_s", "stall_from_t_s",
@@ -368,7 +379,7 @@ def record(run_dir, csv_path, summary_path):
     # kill and the generators' nominal end; the stall is the run of them
     # that starts within 2 s of the kill
     low = [r["t_s"] for r in rows
-           if kill_s <= r["t_s"] < run_s and r["sink_stored_rate"] != ""
+           if kill_s <= r["t_s"] < run_s and r.get("sink_stored_rate", "") != ""
            and float(r["sink_stored_rate"]) < OFFERED_LOW * offered]
     stall = []
     for t in low:
@@ -419,6 +430,8 @@ def record(run_dir, csv_path, summary_path):
     summary.update({
         "victim_was_quorum_leader": int(env.get("quorum_leader", "") == env["victim"]),
         "node_ready_t_s": fnum(rel(ready_ns)) if ready_ns else "never",
+        "fenced_t_s": fnum(rel(int(env["fenced_ns"]))) if env.get("fenced_ns") else "",
+        "unfenced_t_s": fnum(rel(int(env["unfenced_ns"]))) if env.get("unfenced_ns") else "",
         "gen_cpu_sent": gen_final["gen-cpu"].get("out", ""),
         "gen_sensor_sent": gen_final["gen-sensor"].get("out", ""),
         "gen_errors": sum(g.get("errors", 0) for g in gen_final.values()),
@@ -478,6 +491,7 @@ def plot(csv_path, summary_path, png):
         with open(summary_path) as f:
             for r in csv.DictReader(f):
                 summaries[r["run"]] = r
+    first = rows[-1] if rows else {}
     fig, axes = plt.subplots(3, 1, figsize=(10, 9.5), sharex=True)
     colors = {"1": "tab:red", "3": "tab:blue"}
     kill_at = restart_at = None
@@ -512,20 +526,30 @@ def plot(csv_path, summary_path, png):
             ax.axvline(restart_at, color="tab:green", lw=1.2, ls="--")
         ax.grid(alpha=0.3)
     if kill_at is not None:
-        axes[0].annotate("SIGKILL leader node", (kill_at, 1), xycoords=("data", "axes fraction"),
-                         xytext=(3, -12), textcoords="offset points", fontsize=8)
-        axes[0].annotate("restart", (restart_at, 1), xycoords=("data", "axes fraction"),
-                         xytext=(3, -12), textcoords="offset points", fontsize=8, color="tab:green")
+        axes[0].annotate("SIGKILL leader node", (kill_at, 0.12), xycoords=("data", "axes fraction"),
+                         xytext=(3, 0), textcoords="offset points", fontsize=8)
+        axes[0].annotate("restart it", (restart_at, 0.12), xycoords=("data", "axes fraction"),
+                         xytext=(3, 0), textcoords="offset points", fontsize=8, color="tab:green")
+    offered = float(first.get("cpu_rate") or 0) + float(first.get("sensor_rate") or 0)
+    cap = 3 * offered if offered else None
+    if cap:
+        axes[0].set_ylim(-0.05 * cap, cap)
+        for rf, run in sorted(latest.items()):
+            rr = [r for r in rows if r["run"] == run and r["sink_stored_rate"] != ""]
+            peak = max(rr, key=lambda r: float(r["sink_stored_rate"]), default=None)
+            if peak and float(peak["sink_stored_rate"]) > cap:
+                axes[0].annotate("RF %s catch-up peak %.0f/s" % (rf, float(peak["sink_stored_rate"])),
+                                 (int(peak["t_s"]) + 0.5, cap), xytext=(5, -12 - 12 * (rf == "3")),
+                                 textcoords="offset points", fontsize=8, color=colors.get(rf))
     axes[0].set_ylabel("records / s")
-    axes[0].legend(fontsize=7, loc="upper right", ncol=2)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.36, 0.82))
     axes[1].set_yscale("log")
     axes[1].set_ylabel("sink e2e latency p99 (ms)\nfrom intended send time")
     axes[1].set_title("(no point: no record stored in that second)", fontsize=8, loc="left")
-    axes[1].legend(fontsize=8, loc="upper right")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.36, 0.98))
     axes[2].set_ylabel("records")
-    axes[2].legend(fontsize=7, loc="upper right", ncol=2)
+    axes[2].legend(fontsize=7, loc="upper left")
     axes[2].set_xlabel("seconds since the generators started")
-    first = rows[-1] if rows else {}
     fig.suptitle("Kafka broker killed at t=%s s, restarted at t=%s s (3 nodes, %s partitions, "
                  "cpu %s/s + sensor %s/s, acks=all)\nRF 1: min.insync.replicas 1; "
                  "RF 3: min.insync.replicas 2; Kafka %s, librdkafka %s" % (

@@ -26,7 +26,10 @@
 #     sink get SIGTERM; `streamctl verify --expect=N` runs per source (on a
 #     copy of the database holding that source only: --expect applies to
 #     every source and the two counts differ) and on the whole database;
-#   - kcat -L is sampled every second (leaders, ISR).
+#   - kcat -L is sampled every second (leaders, ISR) until the restarted
+#     node is back in every ISR (at most ISR_WAIT s after the drain); the
+#     controller's "Fencing broker N" and "unfence granted" log lines give
+#     when the cluster declared the node dead and alive again.
 # scripts/experiments/broker-failure.py turns each run's raw files into one
 # CSV row per second (appended to bench/results/broker-failure.csv), one
 # summary row (bench/results/broker-failure-summary.csv) and the plot
@@ -40,7 +43,8 @@
 # stopped at the end only if this script started it (KEEP_CLUSTER=1 keeps it).
 # Other knobs (environment): RFS ["1 3"], PARTITIONS [3], CPU_RATE [500],
 # SENSOR_RATE [20], RUN_S [60], KILL_AT [10], RESTART_AT [40], GEN_GRACE [40],
-# DRAIN_S [40], RESULTS [bench/results], PLOT [docs/img/broker-failure.png],
+# DRAIN_S [40], ISR_WAIT [30: after the drain, how long the restarted node
+# may take to rejoin every ISR], RESULTS [bench/results], PLOT [docs/img/broker-failure.png],
 # STREAMCTL [build/streamctl], PYTHON [/usr/bin/python3, needs
 # python3-matplotlib for the plot].
 set -euo pipefail
@@ -64,6 +68,7 @@ KILL_AT=${KILL_AT:-10}
 RESTART_AT=${RESTART_AT:-40}
 GEN_GRACE=${GEN_GRACE:-40}
 DRAIN_S=${DRAIN_S:-40}
+ISR_WAIT=${ISR_WAIT:-30}
 CPU_N=$((CPU_RATE * RUN_S))
 SENSOR_N=$((SENSOR_RATE * RUN_S))
 
@@ -138,6 +143,34 @@ partition_table() {
 pick_victim() {
 	awk '$1 ~ /\.raw\./ && $3 > 0 { r[$3] += $4; p[$3]++ }
 		END { for (n in p) print n, r[n] + 0, p[n] }' "$1" | sort -k2,2nr -k3,3nr -k1,1n | head -n 1
+}
+
+# isr_full NS: every partition of the run's topics has its full ISR.
+isr_full() {
+	timeout 10 kcat -L -b "$BS" -m 3 2>/dev/null | awk -v ns="\"$1." '
+		/^ *topic "/ { mine = index($2, ns) == 1 }
+		mine && /^ *partition / {
+			n++
+			r = $0; sub(/.*replicas: /, "", r); sub(/, isrs:.*/, "", r)
+			i = $0; sub(/.*isrs: /, "", i); sub(/[^0-9,].*/, "", i); sub(/,$/, "", i)
+			if (split(r, a, ",") != split(i, b, ",")) bad++
+		}
+		END { exit !(n > 0 && bad == 0) }'
+}
+
+# controller_event PATTERN AFTER_NS: epoch ns of the first line of the
+# cluster's logs matching PATTERN that is later than AFTER_NS (empty if none).
+controller_event() {
+	local line when
+	grep -h -- "$1" "$STREAMCTL_BROKERS_DIR"/kafka-cluster/node*/kafka.log 2>/dev/null |
+		sed -n 's/^\[\([0-9-]* [0-9:]*\),\([0-9]*\)\].*/\1.\2/p' | sort |
+		while read -r line; do
+			when=$(date -d "$line" +%s%N) || continue
+			if [ "$when" -gt "$2" ]; then
+				printf '%s\n' "$when"
+				break
+			fi
+		done
 }
 
 # Samples kcat -L every second into $1 until killed.
@@ -287,6 +320,10 @@ run_one() {
 	kill -TERM "$sink_pid" 2>/dev/null || true
 	wait_bounded "$sink_pid" 30
 	sink_rc=$WB_RC
+	# the restarted node back in every ISR (bounded), still sampled
+	end=$((SECONDS + ISR_WAIT))
+	until isr_full "$ns" || [ "$SECONDS" -ge "$end" ]; do sleep 1; done
+	sleep 1
 	kill -TERM "$meta_pid" 2>/dev/null || true
 	wait "$meta_pid" 2>/dev/null || true
 	PIDS=()
@@ -316,6 +353,8 @@ t0_ns=$t0
 kill_ns=$kill_ns
 restart_ns=$restart_ns
 ready_ns=$(cat "$dir/ready_ns" 2>/dev/null || echo)
+fenced_ns=$(controller_event "Fencing broker $victim at epoch" "$kill_ns")
+unfenced_ns=$(controller_event "request from broker $victim to unfence has been granted" "$restart_ns")
 gen_end_ns=$gen_end_ns
 drained_ns=$drained_ns
 victim=$victim
