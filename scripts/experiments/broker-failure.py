@@ -268,8 +268,8 @@ SUMMARY_HEADER = [
     "victim_was_quorum_leader", "fenced_t_s", "node_ready_t_s", "unfenced_t_s", "kafka_version", "librdkafka_version",
     "streamctl_commit", "load_avg", "gen_cpu_exit", "gen_sensor_exit", "gen_cpu_sent",
     "gen_sensor_sent", "gen_errors", "gen_max_silent_s", "proc_max_silent_s",
-    "sink_max_silent_s", "gen_low_rate_s", "gen_end_t_s", "stall_s", "stall_from_t_s",
-    "stall_to_t_s", "low_rate_s", "victim_led", "metadata_failover_s", "isr_full_again_t_s",
+    "sink_max_silent_s", "gen_low_rate_s", "gen_end_t_s", "kill_t_s", "stall_s",
+    "stall_from_t_s", "stall_to_t_s", "recovered_after_kill_s", "low_rate_s", "victim_led", "metadata_failover_s", "isr_full_again_t_s",
     "max_sink_lag", "max_proc_lag", "max_backlog", "max_e2e_p99_ms", "e2e_p99_all_ms",
     "e2e_max_all_ms", "process_exit", "sink_exit", "sink_duplicates_refused",
     "verify_cpu_exit", "verify_cpu_rows", "verify_cpu_gaps", "verify_cpu_missing",
@@ -393,19 +393,23 @@ def record(run_dir, csv_path, summary_path):
     num = lambda key: [float(r[key]) for r in rows if r.get(key, "") != ""]
     mx = lambda key: max(num(key)) if num(key) else ""
 
+    back_ns = int(env["unfenced_ns"]) if env.get("unfenced_ns") else ready_ns
+
     def failover():
-        """Seconds from the kill until no partition of the run's topics is led by
-        the victim or leaderless; ISR full again (s since t0) after the restart."""
+        """Seconds from the kill until every partition of the run's topics has a
+        live leader (not -1, not the victim before the controller let it back
+        in); ISR full again (s since t0) after the victim is back. kcat is
+        sampled every 1-2 s: both are known to about that."""
         fo = full = None
         for sn in snaps:
             if sn[0] < kill_ns:
                 continue
+            victim_back = back_ns is not None and sn[0] >= back_ns
             leaders = [p[0] for parts in sn[2].values() for p in parts.values()]
-            if fo is None and all(lv >= 0 and lv != victim for lv in leaders):
+            if fo is None and leaders and all(
+                    lv >= 0 and (lv != victim or victim_back) for lv in leaders):
                 fo = rel(sn[0]) - rel(kill_ns)
-            if fo is None and sn[0] >= restart_ns and all(lv >= 0 for lv in leaders):
-                fo = rel(sn[0]) - rel(kill_ns)
-            if sn[0] >= restart_ns and full is None and snap_counts(sn) == (0, 0):
+            if victim_back and full is None and snap_counts(sn) == (0, 0):
                 full = rel(sn[0])
         return fo, full
 
@@ -440,6 +444,8 @@ def record(run_dir, csv_path, summary_path):
         "gen_end_t_s": fnum(gen_end_s),
         "proc_max_silent_s": fnum(mx("proc_silent_s")),
         "sink_max_silent_s": fnum(mx("sink_silent_s")),
+        "kill_t_s": fnum(rel(kill_ns), 2),
+        "recovered_after_kill_s": fnum(stall[-1] + 1 - rel(kill_ns)) if stall else "",
         "stall_s": len(stall),
         "stall_from_t_s": stall[0] if stall else "",
         "stall_to_t_s": stall[-1] + 1 if stall else "",
@@ -513,6 +519,12 @@ def plot(csv_path, summary_path, png):
                      label="RF %s: processor consumer lag" % rf)
         kill_at, restart_at = float(rr[0]["kill_at"]), float(rr[0]["restart_at"])
         sm = summaries.get(run, {})
+        kill_t = float(sm.get("kill_t_s") or rr[0]["kill_at"])
+        for ax in axes:
+            ax.axvline(kill_t, color=c, lw=1.2)
+        axes[0].annotate("SIGKILL (RF %s)" % rf, (kill_t, 0.06 + 0.1 * (rf == "3")),
+                         xycoords=("data", "axes fraction"), xytext=(3, 0),
+                         textcoords="offset points", fontsize=8, color=c)
         ready = sm.get("node_ready_t_s", "")
         if ready not in ("", "never"):
             for ax in axes:
@@ -522,12 +534,9 @@ def plot(csv_path, summary_path, png):
                              textcoords="offset points", color=c, fontsize=8)
     for ax in axes:
         if kill_at is not None:
-            ax.axvline(kill_at, color="black", lw=1.2)
             ax.axvline(restart_at, color="tab:green", lw=1.2, ls="--")
         ax.grid(alpha=0.3)
     if kill_at is not None:
-        axes[0].annotate("SIGKILL leader node", (kill_at, 0.12), xycoords=("data", "axes fraction"),
-                         xytext=(3, 0), textcoords="offset points", fontsize=8)
         axes[0].annotate("restart it", (restart_at, 0.12), xycoords=("data", "axes fraction"),
                          xytext=(3, 0), textcoords="offset points", fontsize=8, color="tab:green")
     offered = float(first.get("cpu_rate") or 0) + float(first.get("sensor_rate") or 0)
@@ -550,7 +559,7 @@ def plot(csv_path, summary_path, png):
     axes[2].set_ylabel("records")
     axes[2].legend(fontsize=7, loc="upper left")
     axes[2].set_xlabel("seconds since the generators started")
-    fig.suptitle("Kafka broker killed at t=%s s, restarted at t=%s s (3 nodes, %s partitions, "
+    fig.suptitle("Leader node SIGKILLed at t≈%s s, restarted at t=%s s (3 nodes, %s partitions, "
                  "cpu %s/s + sensor %s/s, acks=all)\nRF 1: min.insync.replicas 1; "
                  "RF 3: min.insync.replicas 2; Kafka %s, librdkafka %s" % (
                      first.get("kill_at"), first.get("restart_at"), first.get("partitions"),
