@@ -45,6 +45,9 @@ rows_of() {
 	sqlite3 -batch "$1" "SELECT (SELECT COUNT(*) FROM cpu_stats WHERE source = '$2') + (SELECT COUNT(*) FROM sensor_features WHERE source = '$2')" 2>/dev/null || echo 0
 }
 
+# rows_at_least DB SOURCE N (re-evaluated on every try of wait_for)
+rows_at_least() { [ "$(rows_of "$1" "$2")" -ge "$3" ]; }
+
 # ---- pipe: generate | process | sink, one role signalled -------------------------
 
 # pipe_start DB SOURCE_ID RATE COUNT: the three roles joined by FIFOs; pids in PG PP PS
@@ -186,7 +189,7 @@ start_sink "$db" "${B[@]}"
 sleep 2
 check_stop "kafka generate" "$gsensor" TERM
 k=$(stat_final "$WORK/gen-sensor.stats" out)
-if wait_for 60 test "$(rows_of "$db" drain-sensor)" -ge "${k:-1}"; then
+if wait_for 60 rows_at_least "$db" drain-sensor "${k:-1}"; then
 	ok "kafka generate SIGTERM: all ${k:-?} sensor records it had sent are stored"
 else
 	not_ok "kafka generate SIGTERM: all ${k:-?} sensor records it had sent are stored ($(rows_of "$db" drain-sensor))" "$(show_logs)"
