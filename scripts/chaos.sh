@@ -475,7 +475,7 @@ while gens_running; do
 	sleep 0.2
 done
 
-# the sink catches up: every record of both sources stored, or 120 s without progress
+# the sink catches up: every record of both sources stored, or 60 s without progress
 want=$((2 * COUNT))
 last=-1 since=$SECONDS
 while :; do
@@ -484,8 +484,8 @@ while :; do
 	[ "$n" -ge "$want" ] && break
 	if [ "$n" != "$last" ]; then
 		last=$n since=$SECONDS
-	elif [ $((SECONDS - since)) -ge 120 ]; then
-		say "the sink made no progress for 120 s at $n of $want rows"
+	elif [ $((SECONDS - since)) -ge 60 ]; then
+		say "the sink made no progress for 60 s at $n of $want rows"
 		break
 	fi
 	sleep 0.5
