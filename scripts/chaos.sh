@@ -74,7 +74,7 @@ die_usage() {
 
 # ---- options ------------------------------------------------------------------
 
-T= SEED= DURATION=60 RATE=50 COUNT= FAULTS= NPROC=2 CSV= WORKDIR= ALLOW_SHARED=0 QUIET=0
+T='' SEED='' DURATION=60 RATE=50 COUNT='' FAULTS='' NPROC=2 CSV='' WORKDIR='' ALLOW_SHARED=0 QUIET=0
 KINDLIST=broker,processor,sink BROKER_STOP=kill
 for a in "$@"; do
 	case "$a" in
