@@ -137,6 +137,13 @@ static int run(struct proc_run *r, struct sc_error *err)
 	while (runtime_keep_consuming(r->t, &drain_deadline)) {
 		int prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle,
 					     r, err);
+		/*
+		 * A stop request in the middle of a batch (the pipe's poll says
+		 * -SC_EINTR) ends it like the end of the input: what was read is
+		 * stored and committed, not rolled back (a pipe cannot deliver it again).
+		 */
+		if (prc == -SC_EINTR)
+			prc = -SC_EOF;
 		if (prc && prc != -SC_EOF) {
 			runtime_drop_batch(r->t, msgs, n);
 			rc = prc;

@@ -107,6 +107,13 @@ static int run(struct sink_run *r, struct sc_error *err)
 
 		prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle, r,
 					 err);
+		/*
+		 * A stop request in the middle of a batch (the pipe's poll says
+		 * -SC_EINTR) ends it like the end of the input: what was read is
+		 * stored and committed, not rolled back (a pipe cannot deliver it again).
+		 */
+		if (prc == -SC_EINTR)
+			prc = -SC_EOF;
 		if (prc && prc != -SC_EOF) {
 			if (r->in_tx)
 				sink_rollback(r->s);

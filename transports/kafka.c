@@ -15,6 +15,8 @@
  * they are.
  *
  * Producer.  Idempotent, acks=all, linger.ms=5 (-X overrides any of them).
+ * The message timestamp is the event time, clamped to now when it lies in
+ * the future (brokers refuse timestamps over an hour ahead).
  * publish() copies the message into librdkafka's queue; when that queue is
  * full it serves delivery reports and retries for up to 30 s (or until a
  * stop is requested): that is the backpressure.  Delivery reports count
@@ -255,13 +257,22 @@ static int kafka_stream_ready(struct kafka_priv *k, enum sc_stream s, struct sc_
 static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
 {
 	struct kafka_priv *k = t->priv;
-	int64_t deadline = 0;
+	int64_t deadline = 0, ts_ms;
 	rd_kafka_resp_err_t e;
 	int rc;
 
 	if ((unsigned int)m->stream >= SC_STREAM__COUNT || !k->topics[m->stream][0])
 		return sc_error_set(err, SC_EINVAL, "kafka: stream %s has no topic",
 				    sc_stream_name(m->stream) ? sc_stream_name(m->stream) : "?");
+	/*
+	 * The message timestamp is the event time, but never in the future:
+	 * brokers refuse timestamps more than log.message.timestamp.after.max.ms
+	 * ahead (1 h by default since Kafka 4.0), and the sensor simulator at
+	 * --rate=0 runs its event clock ahead of the wall clock.
+	 */
+	ts_ms = m->timestamp_ns > 0 ? m->timestamp_ns / 1000000 : 0;
+	if (ts_ms > sc_now_ns() / 1000000)
+		ts_ms = sc_now_ns() / 1000000;
 	rc = kafka_stream_ready(k, m->stream, err);
 	if (k->producer)
 		rd_kafka_poll(k->producer, 0); /* serve reports and errors (healthy()) */
@@ -275,8 +286,7 @@ static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_VALUE((void *)m->payload, m->len),
 			RD_KAFKA_V_KEY((const void *)m->key, m->key ? strlen(m->key) : 0),
-			RD_KAFKA_V_TIMESTAMP(m->timestamp_ns > 0 ? m->timestamp_ns / 1000000 : 0),
-			RD_KAFKA_V_END);
+			RD_KAFKA_V_TIMESTAMP(ts_ms), RD_KAFKA_V_END);
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		if (!deadline)

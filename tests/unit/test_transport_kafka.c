@@ -384,3 +384,45 @@ Test(transport_kafka, a_process_transport_consumes_and_publishes)
 	transport_close(c);
 	transport_close(p);
 }
+
+/*
+ * The sensor simulator at --rate=0 runs its event clock ahead of the wall
+ * clock; brokers refuse timestamps more than an hour ahead (Kafka 4.0's
+ * log.message.timestamp.after.max.ms), so a future event time is sent as now.
+ */
+Test(transport_kafka, an_event_time_hours_ahead_is_delivered_with_a_timestamp_of_now)
+{
+	char ns[64], payload[] = "raw.cpu 0";
+	struct sc_error err = {0};
+	struct transport_cfg pc, cc;
+	struct transport *p, *c;
+	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU,
+			   .payload = payload,
+			   .len = strlen(payload),
+			   .key = "dev-0"};
+	int64_t before = sc_now_ns(), deadline;
+	int rc = 0;
+
+	require_broker();
+	fresh_ns(ns, sizeof(ns), "future");
+	pc = cfg_for(ns, 0, 1);
+	p = open_ok(&pc);
+	m.timestamp_ns = before + 3 * 3600 * 1000000000LL;
+	publish_ok(p, m.stream, m.key, payload);
+	cr_assert_eq(transport_publish(p, &m, &err), 0, "publish: %s", err.msg);
+	flush_ok(p);
+
+	cc = cfg_for(ns, SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1);
+	c = open_ok(&cc);
+	for (int got = 0; got < 2;) {
+		deadline = sc_mono_ns() + 30 * 1000000000LL;
+		while ((rc = transport_poll(c, &m, 200, &err)) == 0 && sc_mono_ns() < deadline)
+			;
+		cr_assert_eq(rc, 1, "message %d of 2 did not come: %s", got + 1, err.msg);
+		cr_assert_leq(m.timestamp_ns, sc_now_ns(), "timestamp in the future");
+		transport_msg_release(c, &m);
+		got++;
+	}
+	transport_close(c);
+	transport_close(p);
+}
