@@ -203,19 +203,33 @@ if wait_rows "$db" "$n" 120; then ok "kafka: every record stored after the three
 check "kafka: processor and sink drain and exit 0" stop_all
 check "kafka: verify --expect=$n is clean (the cpu source was never regenerated)" "$SC" verify --db="$db" --expect="$n"
 
-# a second SIGTERM on a processor blocked in start-up (its broker does not answer)
-"$SC" process --transport=kafka --broker=kafka://127.0.0.1:1 --namespace="$NS" 2>>"$WORK/dead.log" &
+# a second SIGTERM on a processor that cannot finish draining: its output
+# pipe is full (the reader never reads), so the first SIGTERM leaves it
+# blocked writing what it owes downstream; the second one exits at once
+mkfifo "$WORK/full"
+sleep 120 <"$WORK/full" &
+reader=$!
+"$SC" generate --source=cpu --rate=0 --count=2000000 --stats-interval=0 2>/dev/null |
+	"$SC" process --stats-interval=0 >"$WORK/full" 2>>"$WORK/blocked.log" &
 p=$!
+sleep 2
+kill -TERM "$p"
 sleep 1
-kill -TERM "$p"
-sleep 0.3
-kill -TERM "$p"
-if exit_within "$p" 3; then
-	check_eq "kafka process with a dead broker: a second SIGTERM exits at once with 143" 143 "$RC"
+if kill -0 "$p" 2>/dev/null; then
+	ok "a processor with a full output pipe is still draining after one SIGTERM"
 else
-	not_ok "kafka process with a dead broker: a second SIGTERM exits at once"
+	not_ok "a processor with a full output pipe is still draining after one SIGTERM" "$(cat "$WORK/blocked.log")"
+fi
+kill -TERM "$p" 2>/dev/null
+if exit_within "$p" 3; then
+	check_eq "a second SIGTERM exits at once with 143" 143 "$RC"
+else
+	not_ok "a second SIGTERM exits at once"
 	kill -KILL "$p" 2>/dev/null
 fi
+kill "$reader" 2>/dev/null
+wait "$reader" 2>/dev/null
+
 # and a single SIGTERM still ends it within a bounded time (its start-up gives up)
 "$SC" process --transport=kafka --broker=kafka://127.0.0.1:1 --namespace="$NS" 2>>"$WORK/dead.log" &
 p=$!
