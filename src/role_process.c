@@ -17,8 +17,18 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FLUSH_TIMEOUT_MS 60000
+#define RESEND_FOR_NS	 (60 * 1000000000LL) /* keep re-sending a batch's outputs this long */
+
+/* One output of the current batch, kept until the broker confirmed it. */
+struct proc_out {
+	struct sc_buf buf;
+	enum sc_stream stream;
+	char key[SC_KEY_MAX];
+	int64_t timestamp_ns;
+};
 
 struct proc_run {
 	const struct sc_config *cfg;
@@ -28,28 +38,91 @@ struct proc_run {
 	enum sc_codec codec;
 	bool sensorlogger;
 	struct sc_record in, out;
-	struct sc_buf buf;
+	struct proc_out *outs; /* the batch's outputs, cfg->batch of them */
+	size_t nouts;
+	bool send_failed; /* a publish of this batch failed: re-send it */
+	struct sc_error send_err;
 };
 
-static int publish_record(struct proc_run *r, struct sc_record *rec, struct sc_error *err)
+static int send_out(struct proc_run *r, const struct proc_out *o, struct sc_error *err)
 {
 	struct sc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.stream = o->stream;
+	m.payload = o->buf.data;
+	m.len = o->buf.len;
+	m.key = o->key[0] ? o->key : NULL;
+	m.timestamp_ns = o->timestamp_ns;
+	return transport_publish(r->t, &m, err);
+}
+
+/*
+ * Encode and publish one output, keeping it until the batch is confirmed.
+ * A failed publish does not end the batch: the whole batch is re-sent at
+ * its end (see confirm_batch); only an encoding failure is an error here.
+ */
+static int publish_record(struct proc_run *r, struct sc_record *rec, struct sc_error *err)
+{
+	struct proc_out *o;
 	int rc;
 
-	rc = codec_encode(r->codec, rec, &r->buf, err);
+	if (r->nouts >= (size_t)r->cfg->batch)
+		return sc_error_set(err, SC_EINVAL, "process: more outputs than inputs in a batch");
+	o = &r->outs[r->nouts];
+	rc = codec_encode(r->codec, rec, &o->buf, err);
 	if (rc)
 		return rc;
-	memset(&m, 0, sizeof(m));
-	m.stream = sc_kind_stream(rec->kind);
-	m.payload = r->buf.data;
-	m.len = r->buf.len;
-	m.key = rec->env.key[0] ? rec->env.key : NULL;
-	m.timestamp_ns = rec->env.event_ns;
-	rc = transport_publish(r->t, &m, err);
-	if (rc)
-		return rc;
+	o->stream = sc_kind_stream(rec->kind);
+	sc_strlcpy(o->key, rec->env.key, sizeof(o->key));
+	o->timestamp_ns = rec->env.event_ns;
+	r->nouts++;
 	r->stats->out++;
-	r->stats->bytes_out += m.len;
+	r->stats->bytes_out += o->buf.len;
+	if (!r->send_failed && send_out(r, o, &r->send_err))
+		r->send_failed = true;
+	return 0;
+}
+
+/*
+ * Make the batch's outputs safe: flush, and when a publish or the flush
+ * failed (a broker that went away, a reconnect that lost in-flight
+ * messages), send every output of the batch again and flush again, with
+ * backoff, for up to RESEND_FOR_NS.  Re-sent outputs that had arrived are
+ * refused by the sink as replays of (source, seq), so nothing is doubled.
+ */
+static int confirm_batch(struct proc_run *r, struct sc_error *err)
+{
+	int64_t give_up = sc_mono_ns() + RESEND_FOR_NS;
+	int64_t pause = 250000000;
+	unsigned attempt = 0;
+	int rc;
+
+	for (;;) {
+		if (!r->send_failed) {
+			rc = transport_flush(r->t, FLUSH_TIMEOUT_MS, &r->send_err);
+			if (!rc)
+				break;
+		}
+		if (sc_mono_ns() + pause >= give_up) {
+			*err = r->send_err;
+			return sc_error_prefix(
+				err, "process: outputs not confirmed after %u re-sends", attempt);
+		}
+		fprintf(stderr, "process: %s; re-sending the batch's %zu outputs\n",
+			r->send_err.msg, r->nouts);
+		struct timespec ts = {pause / 1000000000LL, pause % 1000000000LL};
+		nanosleep(&ts, NULL);
+		if (pause < 4000000000LL)
+			pause *= 2;
+		attempt++;
+		r->t->counters.retries++;
+		r->send_failed = false;
+		for (size_t i = 0; i < r->nouts && !r->send_failed; i++)
+			if (send_out(r, &r->outs[i], &r->send_err))
+				r->send_failed = true;
+	}
+	r->nouts = 0;
 	return 0;
 }
 
@@ -134,6 +207,11 @@ static int run(struct proc_run *r, struct sc_error *err)
 
 	if (!msgs)
 		return sc_error_set(err, SC_ENOMEM, "process: out of memory");
+	r->outs = calloc(cap, sizeof(*r->outs));
+	if (!r->outs) {
+		free(msgs);
+		return sc_error_set(err, SC_ENOMEM, "process: out of memory");
+	}
 	while (runtime_keep_consuming(r->t, &drain_deadline)) {
 		int prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle,
 					     r, err);
@@ -150,7 +228,7 @@ static int run(struct proc_run *r, struct sc_error *err)
 			break;
 		}
 		if (n) {
-			rc = transport_flush(r->t, FLUSH_TIMEOUT_MS, err);
+			rc = confirm_batch(r, err);
 			if (rc) {
 				runtime_drop_batch(r->t, msgs, n);
 				break;
@@ -167,6 +245,10 @@ static int run(struct proc_run *r, struct sc_error *err)
 		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
 			break;
 	}
+	for (size_t i = 0; i < cap; i++)
+		sc_buf_release(&r->outs[i].buf);
+	free(r->outs);
+	r->outs = NULL;
 	free(msgs);
 	return rc;
 }
@@ -183,7 +265,6 @@ int role_process(const struct sc_config *cfg, struct sc_error *err)
 	r.cfg = cfg;
 	r.codec = codec_from_name(cfg->codec);
 	r.sensorlogger = !strcmp(cfg->input, "sensorlogger");
-	sc_buf_init(&r.buf);
 	sc_record_init(&r.in, SC_KIND_NONE);
 	sc_record_init(&r.out, SC_KIND_NONE);
 
@@ -227,6 +308,6 @@ free_proc:
 	proc_free(r.p);
 	sc_record_release(&r.in);
 	sc_record_release(&r.out);
-	sc_buf_release(&r.buf);
+
 	return rc;
 }
