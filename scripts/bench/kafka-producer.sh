@@ -55,7 +55,7 @@ run_streamctl() {
 	local st=$BENCH_TMP/stats-$1.json
 	bench_time sc "$SC" generate --transport=kafka --broker="kafka://$KAFKA_BOOTSTRAP" \
 		--namespace="$TOPIC_NS" --source=cpu --rate=0 --count="$N" \
-		--stats="$st" --stats-interval=0 --progress=never 2>/dev/null
+		--stats="$st" --stats-interval=0 --progress=never 2>"$BENCH_TMP/sc.err" || bench_log "  streamctl failed: $(tail -n 2 "$BENCH_TMP/sc.err")"
 	done_topic
 	bench_tp_row streamctl "$1" "$SETTINGS" "$N" "$S" "$DELIVERED" "$(bench_stat "$st" elapsed_s)"
 }
