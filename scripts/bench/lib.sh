@@ -254,3 +254,36 @@ bench_payloads() {
 		"$PY" "$BENCH_DIR/deframe.py" >"$out" || bench_die "could not make payloads"
 	PAYLOAD_SIZE=$(awk '{ s += length($0) } END { printf "%d", NR ? s / NR + 0.5 : 0 }' "$out")
 }
+
+# The C micro-benchmarks (make bench-bin) next to the binary.
+bench_bin() {
+	local b=${BENCH_BUILD:-$(dirname "$SC")}/bench/$1
+	if [ ! -x "$b" ]; then
+		make -C "$BENCH_ROOT" -s BUILD="${BENCH_BUILD:-$(dirname "$SC")}" bench-bin >&2 ||
+			bench_die "make bench-bin failed"
+	fi
+	printf '%s' "$b"
+}
+
+# bench_prefix_csv META_HEADER: prefix every line of stdin (a CSV with a header)
+# with the meta columns; the header gets BENCH_META_HEADER.
+bench_prefix_csv() {
+	local meta
+	meta=$(bench_meta)
+	awk -v h="$BENCH_META_HEADER" -v m="$meta" 'NR == 1 { print h "," $0; next } { print m "," $0 }'
+}
+
+# bench_append_csv FILE: append stdin (CSV with header) to FILE, header once.
+bench_append_csv() {
+	local tmp=$BENCH_TMP/append.csv
+	bench_prefix_csv >"$tmp"
+	if [ -s "$1" ]; then tail -n +2 "$tmp" >>"$1"; else cat "$tmp" >"$1"; fi
+}
+
+bench_plot() {
+	if bench_have_plot; then
+		"$PY" "$BENCH_DIR/plot.py" "$@" || bench_log "plot $1 failed"
+	else
+		bench_log "no matplotlib: plot $1 skipped"
+	fi
+}
