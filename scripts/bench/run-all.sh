@@ -8,7 +8,7 @@
 # Benchmarks whose broker is not reachable are skipped with a note (the
 # brokers are started by scripts/brokers.sh, not here).  BENCH_ONLY="a b"
 # runs a subset (names as the scripts, without .sh).
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-quick}
 case $mode in
