@@ -13,7 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 bench_init exp-amqp
 bench_venv
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-2000}; else N=${1:-20000}; fi
+# rounds after the warm-up round 0 (experiments are long: at most 3 by default)
+: "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
+ROUNDS=$BENCH_EXP_ROUNDS
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-2000}; else N=${1:-10000}; fi
 : "${BENCH_CONSUMERS:=1 3 10}"
 : "${BENCH_PREFETCH:=1 10 100 1000}"
 : "${BENCH_CONFIRM:=1 100 1000}"
@@ -63,8 +66,8 @@ confirm() {
 	bench_log "  confirm window=$w: $N in $el s = $rate/s"
 }
 
-for ((pair = 0; pair <= BENCH_PAIRS; pair++)); do
-	bench_log "round $pair/$BENCH_PAIRS"
+for ((pair = 0; pair <= ROUNDS; pair++)); do
+	bench_log "round $pair/$ROUNDS"
 	for k in $BENCH_CONSUMERS; do drain consumers "$k" "$pair" "$k" 500; done
 	for p in $BENCH_PREFETCH; do drain prefetch "$p" "$pair" 1 "$p"; done
 	for w in $BENCH_CONFIRM; do confirm "$w" "$pair"; done

@@ -11,6 +11,9 @@
 . "$(dirname "$0")/lib.sh"
 bench_init exp-kafka-producers
 bench_venv
+# rounds after the warm-up round 0 (experiments are long: at most 3 by default)
+: "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
+ROUNDS=$BENCH_EXP_ROUNDS
 if [ "$BENCH_QUICK" = 1 ]; then N=${1:-8000}; else N=${1:-160000}; fi
 : "${BENCH_PRODUCERS:=1 4 16}"
 : "${BENCH_PARTITIONS:=3}"
@@ -44,9 +47,9 @@ cell() {
 	bench_log "  producers=$np: $got/$N in $wall s = $rate/s, cpu $cpu s"
 }
 
-for ((pair = 0; pair <= BENCH_PAIRS; pair++)); do
+for ((pair = 0; pair <= ROUNDS; pair++)); do
 	for np in $BENCH_PRODUCERS; do
-		bench_log "round $pair/$BENCH_PAIRS: producers=$np"
+		bench_log "round $pair/$ROUNDS: producers=$np"
 		cell "$np" "$pair"
 	done
 done

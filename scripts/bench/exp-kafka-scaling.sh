@@ -14,6 +14,9 @@
 . "$(dirname "$0")/lib.sh"
 bench_init exp-kafka-scaling
 bench_venv
+# rounds after the warm-up round 0 (experiments are long: at most 3 by default)
+: "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
+ROUNDS=$BENCH_EXP_ROUNDS
 if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-200000}; fi
 : "${BENCH_PARTS:=1 3 12}"
 : "${BENCH_PROCS:=1 3}"
@@ -47,10 +50,10 @@ cell() {
 	bench_log "  partitions=$parts processors=$procs: $c/$N processed in $span s = $rate/s, cpu $cpu s, peak lag $lag, dup $dup"
 }
 
-for ((pair = 0; pair <= BENCH_PAIRS; pair++)); do
+for ((pair = 0; pair <= ROUNDS; pair++)); do
 	for parts in $BENCH_PARTS; do
 		for procs in $BENCH_PROCS; do
-			bench_log "round $pair/$BENCH_PAIRS: partitions=$parts processors=$procs"
+			bench_log "round $pair/$ROUNDS: partitions=$parts processors=$procs"
 			cell "$parts" "$procs" "$pair"
 		done
 	done

@@ -11,6 +11,9 @@
 . "$(dirname "$0")/lib.sh"
 bench_init exp-mqtt-qos
 bench_venv
+# rounds after the warm-up round 0 (experiments are long: at most 3 by default)
+: "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
+ROUNDS=$BENCH_EXP_ROUNDS
 if [ "$BENCH_QUICK" = 1 ]; then N=${1:-2000}; else N=${1:-20000}; fi
 : "${BENCH_MQTT_QOS:=0 1 2}"
 : "${BENCH_MQTT_RATES:=0 1000}"
@@ -43,10 +46,10 @@ cell() {
 	bench_log "  qos=$qos rate=$grate: $rows/$N stored ($((N - rows)) lost) at $rate/s, e2e p50 $p50 p99 $p99 max $pmax ms"
 }
 
-for ((pair = 0; pair <= BENCH_PAIRS; pair++)); do
+for ((pair = 0; pair <= ROUNDS; pair++)); do
 	for grate in $BENCH_MQTT_RATES; do
 		for qos in $BENCH_MQTT_QOS; do
-			bench_log "round $pair/$BENCH_PAIRS: qos=$qos rate=$grate"
+			bench_log "round $pair/$ROUNDS: qos=$qos rate=$grate"
 			cell "$qos" "$grate" "$pair"
 		done
 	done

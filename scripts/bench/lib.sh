@@ -15,7 +15,9 @@
 #                   not touched: on a quiet machine pin them yourself to the
 #                   other core (taskset -a -p -c 0 <pid>) and say so.
 #   BENCH_PAIRS     interleaved pairs after the warm-up (default 5)
-#   BENCH_QUICK=1   small counts (the smoke profile of `make bench-quick`)
+#   BENCH_QUICK=1   small counts (the smoke profile of `make bench-quick`);
+#                   results then go to bench/results/quick (plots included),
+#                   so smoke runs never mix with the full results
 #   KAFKA_LIBS      Kafka jars (default .cache/kafka/libs, else /tmp/kpom/libs)
 #   KAFKA_BOOTSTRAP (default 127.0.0.1:9092), AMQP_URI, MQTT_HOST/MQTT_PORT
 #
@@ -40,12 +42,17 @@ set -u
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH_DIR=$BENCH_ROOT/scripts/bench
-: "${BENCH_RESULTS:=$BENCH_ROOT/bench/results}"
-: "${BENCH_IMG:=$BENCH_ROOT/docs/img}"
+: "${BENCH_QUICK:=0}"
+if [ "$BENCH_QUICK" = 1 ]; then
+	: "${BENCH_RESULTS:=$BENCH_ROOT/bench/results/quick}"
+	: "${BENCH_IMG:=$BENCH_RESULTS/img}"
+else
+	: "${BENCH_RESULTS:=$BENCH_ROOT/bench/results}"
+	: "${BENCH_IMG:=$BENCH_ROOT/docs/img}"
+fi
 : "${BENCH_PAIRS:=5}"
 : "${BENCH_PIN:=0}"
 : "${BENCH_CLIENT_CPUS:=1}"
-: "${BENCH_QUICK:=0}"
 : "${KAFKA_BOOTSTRAP:=127.0.0.1:9092}"
 : "${AMQP_URI:=amqp://guest:guest@127.0.0.1:5672/}"
 : "${MQTT_HOST:=127.0.0.1}"
@@ -105,10 +112,10 @@ bench_csv_append() {
 }
 
 # The common leading columns of every row, and their header.
-BENCH_META_HEADER="run_id,date,host,git_rev,load1,pin"
+BENCH_META_HEADER="run_id,date,host,git_rev,mode,load1,pin"
 bench_meta() {
-	printf '%s,%s,%s,%s,%s,%s' "$RUN_ID" "$BENCH_DATE" "$BENCH_HOST" "$BENCH_REV" \
-		"$(cut -d' ' -f1 /proc/loadavg)" "$BENCH_PIN"
+	printf '%s,%s,%s,%s,%s,%s,%s' "$RUN_ID" "$BENCH_DATE" "$BENCH_HOST" "$BENCH_REV" \
+		"$([ "$BENCH_QUICK" = 1 ] && echo quick || echo full)" "$(cut -d' ' -f1 /proc/loadavg)" "$BENCH_PIN"
 }
 
 bench_pin() {

@@ -124,7 +124,8 @@ def sweep(args):
     for name, pts in sorted(series.items()):
         xs = sorted(pts)
         ax.plot(xs, [statistics.median(pts[x]) for x in xs], marker="o", label=name)
-    ax.set_xscale("log")
+    if all(x > 0 for pts in series.values() for x in pts):
+        ax.set_xscale("log")
     ax.set_xlabel(xcol)
     ax.set_ylabel("msgs/s (median)")
     ax.legend(fontsize=7)

@@ -41,8 +41,9 @@ needs() {
 
 start=$SECONDS
 ran=0 skipped=0 failed=0
-summary=bench/results/summary-$mode.txt
-mkdir -p bench/results
+if [ "$mode" = quick ]; then results=bench/results/quick; else results=bench/results; fi
+summary=$results/summary.txt
+mkdir -p "$results"
 : >"$summary"
 for b in ${BENCH_ONLY:-$default}; do
 	if ! needs "$b"; then
