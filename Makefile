@@ -128,3 +128,4 @@ bench: $(BIN) bench-bin
 # A smoke profile with small counts (< 3 minutes), for CI.
 bench-quick: $(BIN) bench-bin
 	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh quick
+FORMAT_FILES += $(wildcard tests/bench/*.[ch])

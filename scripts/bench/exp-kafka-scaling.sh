@@ -2,13 +2,14 @@
 # scripts/bench/exp-kafka-scaling.sh - Kafka partitions 1/3/12 x processors
 # 1/3 in one consumer group (issue 8 experiment).
 #
-# Each cell: a new namespace whose raw topic has P partitions; N cpu records
-# are loaded first (streamctl generate, unthrottled); then K `streamctl
-# process` start together in one group and drain the backlog (idle exit);
-# the processed records are read back and rate = N / (last - first
-# processed_ns) (collect.py), i.e. what the group achieved including its
-# rebalances.  Peak lag is the largest "lag" in the processors' 1 s stats
-# lines.  Two cores: three processors and the broker share them, so K=3 can
+# Each cell: a new namespace whose raw topic has P partitions; K `streamctl
+# process` start in one group and get BENCH_JOIN (8) s to join (Kafka delays
+# the first rebalance by 3 s; loading first let one processor drain it all
+# before the others joined); then N cpu records are sent unthrottled and the
+# group processes them while they arrive (idle exit).  The processed records
+# are read back and rate = N / (last - first processed_ns) (collect.py);
+# "active" counts the processors that got records (their stats "in"); peak
+# lag is the largest "lag" in their 1 s stats lines.  Two cores: three processors and the broker share them, so K=3 can
 # only show the cost of coordination here, not a speed-up.
 # CSV bench/results/exp-kafka-scaling.csv, plot docs/img/exp-kafka-scaling.png.
 . "$(dirname "$0")/lib.sh"
@@ -20,34 +21,38 @@ ROUNDS=$BENCH_EXP_ROUNDS
 if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-200000}; fi
 : "${BENCH_PARTS:=1 3 12}"
 : "${BENCH_PROCS:=1 3}"
-HEADER="$BENCH_META_HEADER,exp,series,pair,partitions,processors,count,delivered,dup,span_s,rate,cpu_s,peak_lag"
+: "${BENCH_JOIN:=8}"
+HEADER="$BENCH_META_HEADER,exp,series,pair,partitions,processors,active,count,delivered,dup,span_s,rate,cpu_s,peak_lag"
 kadmin() { "$PY" "$BENCH_DIR/kadmin.py" "$KAFKA_BOOTSTRAP" "$@"; }
 
 cell() {
-	local parts=$1 procs=$2 pair=$3 ns i pids=() cpu=0 lag=0 c l
+	local parts=$1 procs=$2 pair=$3 ns i pids=() cpu=0 lag=0 active=0 c l in
 	ns=$(bench_uniq bench-ks)
 	kadmin create "$ns.raw.cpu" "$parts" && kadmin create "$ns.processed.cpu" "$parts" ||
 		bench_die "cannot create topics"
 	local k=(--transport=kafka --broker="kafka://$KAFKA_BOOTSTRAP" --namespace="$ns" --progress=never)
-	"$SC" generate "${k[@]}" --source=cpu --rate=0 --count="$N" --stats=/dev/null 2>/dev/null ||
-		bench_die "generate failed"
 	for ((i = 0; i < procs; i++)); do
-		bench_time_bg "p$i" "$SC" process "${k[@]}" --client-id="p$i" --idle-exit=4 \
+		bench_time_bg "p$i" "$SC" process "${k[@]}" --client-id="p$i" --idle-exit=$((BENCH_JOIN + 6)) \
 			--stats="$BENCH_TMP/p$i.json" --stats-interval=1
 		pids+=("$BG_PID")
 	done
+	sleep "$BENCH_JOIN" # the whole group joins before the first record
+	"$SC" generate "${k[@]}" --source=cpu --rate=0 --count="$N" --stats=/dev/null 2>/dev/null ||
+		bench_die "generate failed"
 	wait "${pids[@]}"
 	for ((i = 0; i < procs; i++)); do
 		bench_time_read "p$i"
 		cpu=$(awk -v a="$cpu" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print a + u + s }')
 		l=$(sed -n 's/.*"lag":\([0-9]*\).*/\1/p' "$BENCH_TMP/p$i.json" | sort -n | tail -n 1)
 		[ "${l:-0}" -gt "$lag" ] && lag=$l
+		in=$(bench_stat "$BENCH_TMP/p$i.json" in)
+		[ "${in:-0}" -gt 0 ] && active=$((active + 1))
 	done
 	read -r c span rate dup < <("$PY" "$BENCH_DIR/collect.py" kafka "$KAFKA_BOOTSTRAP" "$ns.processed.cpu" "$N" 30)
 	kadmin delete "$ns.raw.cpu" "$ns.processed.cpu" "$ns.raw.sensor" "$ns.processed.sensor" "$ns.deadletter" 2>/dev/null
 	bench_csv_append "$BENCH_RESULTS/exp-kafka-scaling.csv" "$HEADER" \
-		"$(bench_meta),kafka-scaling,processors=$procs,$pair,$parts,$procs,$N,$c,$dup,$span,$rate,$cpu,$lag"
-	bench_log "  partitions=$parts processors=$procs: $c/$N processed in $span s = $rate/s, cpu $cpu s, peak lag $lag, dup $dup"
+		"$(bench_meta),kafka-scaling,processors=$procs,$pair,$parts,$procs,$active,$N,$c,$dup,$span,$rate,$cpu,$lag"
+	bench_log "  partitions=$parts processors=$procs ($active got records): $c/$N processed in $span s = $rate/s, cpu $cpu s, peak lag $lag, dup $dup"
 }
 
 for ((pair = 0; pair <= ROUNDS; pair++)); do

@@ -7,6 +7,7 @@ Width is the share of samples; the root is at the bottom; frames narrower
 than 0.2% are not labelled.
 """
 import hashlib
+import re
 import sys
 
 import matplotlib
@@ -29,6 +30,7 @@ def build(path):
         node = root
         node["n"] += c
         for f in stack.split(";"):
+            f = re.sub(r"<[0-9a-fx]+>$", "", f)  # pprof's addresses
             node = node["kids"].setdefault(f, {"n": 0, "kids": {}})
             node["n"] += c
     return root

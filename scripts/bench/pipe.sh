@@ -16,10 +16,10 @@
 bench_init pipe
 bench_venv
 
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-20000}; else N=${1:-200000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-20000}; else N=${1:-100000}; fi
 : "${BENCH_PIPE_SOURCES:=cpu sensor}"
 : "${BENCH_PIPE_CODECS:=json msgpack}"
-NSENSOR=$((N / 10)) # a sensor record is ~50x bigger than a cpu one
+NSENSOR=$((N / 25)) # a sensor record is ~90x bigger than a cpu one and JSON takes ~1 ms
 
 # run_variant STAGES SOURCE CODEC PAIR
 run_variant() {
