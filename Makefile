@@ -1,7 +1,8 @@
 # streamctl - build, test and tooling.
 #
 #   make              build build/streamctl
-#   make test         install what is missing, build with -Werror, run every test
+#   make test         install what is missing, build with -Werror, run every test,
+#                     the sanitizer run and a bounded fuzz run
 #   make check        the tests only (assumes setup was done and brokers can start)
 #   make unit         Criterion unit tests only
 #   make asan         build and run the unit and pipe tests under ASan/UBSan
@@ -73,12 +74,11 @@ setup:
 
 # The README's test command: sets up what is missing, then runs everything.
 test: setup
-	@$(MAKE) --no-print-directory WERROR=1 check
+	@$(MAKE) --no-print-directory WERROR=1 CHECK_SANITIZERS=1 CHECK_FUZZ_SECONDS=10 check
 
 check: $(BIN) $(TEST_BIN)
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory integration
-	@$(MAKE) --no-print-directory format-check
+	@STREAMCTL=$(abspath $(BIN)) CHECK_SANITIZERS=$(CHECK_SANITIZERS) \
+		CHECK_FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) scripts/check.sh $(TEST_BIN)
 
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh $(TEST_BIN)
@@ -90,10 +90,10 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" WERROR=1 \
 		build-asan/streamctl $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 		scripts/run-unit.sh $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1 STREAMCTL=$(abspath build-asan/streamctl) \
-		scripts/run-integration.sh pipe
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) STREAMCTL=$(abspath build-asan/streamctl) \
+		scripts/run-integration.sh cli pipe metrics
 
 demo: setup $(BIN)
 	@STREAMCTL=$(abspath $(BIN)) scripts/demo.sh $(TRANSPORT)
@@ -108,6 +108,50 @@ clean:
 	rm -rf build build-* 
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# Pictures made from sources in docs/ (needs graphviz).
+docs: docs/img/architecture.png
+docs/img/architecture.png: docs/architecture.dot
+	dot -Tpng -Gdpi=110 $< -o $@
+.PHONY: docs
+
+# The container image streamctl:latest from docker/Dockerfile (needs a Docker
+# engine; without one it fails with a one-line explanation).
+.PHONY: docker
+docker:
+	@scripts/docker-build.sh
+
+# ---- fuzzing (clang + libFuzzer; Debian: clang libclang-rt-14-dev) ---------
+#   make fuzz [FUZZ_SECONDS=30]  build tests/fuzz/fuzz_*.c and run each for FUZZ_SECONDS
+#   make fuzz-smoke              run each target once over its seed corpus
+# The library is rebuilt with clang and the sanitizers in $(FUZZ_BUILD); the
+# targets run on a copy of tests/fuzz/corpus/<target> there (crash inputs too).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_BIN      = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzz-smoke fuzz-lib
+
+FUZZ_LIB_MAKE = $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	$(FUZZ_BUILD)/libstreamctl.a
+
+fuzz-lib:
+	@$(FUZZ_LIB_MAKE) -q || $(FUZZ_LIB_MAKE)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h fuzz-lib
+	@$(if $(Q),echo "  FUZZ-CC $<")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=c11 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
+		-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer $(FUZZ_SAN) -Itests/fuzz -o $@ $< \
+		$(FUZZ_BUILD)/libstreamctl.a $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-smoke: $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) 0 $(FUZZ_BIN)
 
 # ---- benchmarks (issue 8): scripts/bench/, results in bench/results/, plots in docs/img/
 BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop

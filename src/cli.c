@@ -22,103 +22,113 @@
 
 enum opt_type { T_STR, T_LONG, T_LLONG, T_DOUBLE, T_BOOL, T_PROP, T_FLAG };
 
-#define R_GEN SC_ROLE_GENERATE
-#define R_PROC SC_ROLE_PROCESS
-#define R_SINK SC_ROLE_SINK
-#define R_VER SC_ROLE_VERIFY
-#define R_BENCH SC_ROLE_BENCH
+#define R_GEN	    SC_ROLE_GENERATE
+#define R_PROC	    SC_ROLE_PROCESS
+#define R_SINK	    SC_ROLE_SINK
+#define R_VER	    SC_ROLE_VERIFY
+#define R_BENCH	    SC_ROLE_BENCH
 #define R_TRANSPORT (R_GEN | R_PROC | R_SINK | R_BENCH)
-#define R_ALL (R_TRANSPORT | R_VER)
+#define R_ALL	    (R_TRANSPORT | R_VER)
 
 struct opt {
 	const char *name;
 	unsigned roles;
 	enum opt_type type;
 	size_t off;
-	const char *def;      /* default as text, NULL: none */
+	const char *def; /* default as text, NULL: none */
 	const char *metavar;
 	const char *help;
-	bool secret;          /* redact in --print-config */
-	long long min, max;   /* for integers */
+	bool secret;	    /* redact in --print-config */
+	long long min, max; /* for integers */
+	bool env_only;	    /* no flag: a secret on a command line shows in ps */
 };
 
 #define OFF(f) offsetof(struct sc_config, f)
 
 static const struct opt opts[] = {
-	{ "transport", R_TRANSPORT, T_STR, OFF(transport), "pipe", "NAME",
-	  "pipe, kafka, amqp or mqtt" },
-	{ "broker", R_TRANSPORT, T_STR, OFF(broker), NULL, "URI",
-	  "broker address, e.g. kafka://127.0.0.1:9092 (default: the local one)", true },
-	{ "namespace", R_TRANSPORT, T_STR, OFF(ns), "streamctl", "NAME",
-	  "prefix of every topic, queue, exchange and group" },
-	{ "codec", R_GEN | R_PROC | R_BENCH, T_STR, OFF(codec), "json", "NAME",
-	  "output encoding: json or msgpack (input is auto-detected)" },
-	{ "client-id", R_TRANSPORT, T_STR, OFF(client_id), NULL, "ID",
-	  "stable id of this instance (MQTT session, Kafka client.id)" },
-	{ "group", R_PROC | R_SINK | R_BENCH, T_STR, OFF(group), NULL, "NAME",
-	  "consumer group (default <namespace>.<role>)" },
-	{ "partitions", R_TRANSPORT, T_LONG, OFF(partitions), "0", "N",
-	  "partitions of topics created (Kafka; 0: backend default)", false, 0, 100000 },
-	{ "replication-factor", R_TRANSPORT, T_LONG, OFF(replication), "0", "N",
-	  "replication factor of topics created (Kafka; 0: backend default)", false, 0, 100 },
-	{ "qos", R_TRANSPORT, T_LONG, OFF(qos), "1", "N", "MQTT quality of service: 0, 1 or 2",
-	  false, 0, 2 },
-	{ "prefetch", R_PROC | R_SINK | R_BENCH, T_LONG, OFF(prefetch), "0", "N",
-	  "unacknowledged deliveries a consumer may hold (AMQP, MQTT; 0: default)", false, 0,
-	  65535 },
-	{ "inflight", R_TRANSPORT, T_LONG, OFF(inflight), "0", "N",
-	  "unconfirmed publishes in flight (0: backend default)", false, 0, 1000000 },
-	{ "quorum", R_TRANSPORT, T_BOOL, OFF(quorum), "false", "BOOL",
-	  "declare AMQP quorum queues (replicated)" },
-	{ "max-msg-bytes", R_TRANSPORT, T_LONG, OFF(max_msg_bytes), "1048576", "N",
-	  "larger messages are refused or dead-lettered", false, 64, 256L * 1024 * 1024 },
-	{ "X", R_TRANSPORT, T_PROP, OFF(props), NULL, "KEY=VALUE",
-	  "passed to the client library (repeatable)" },
-	{ "stats", R_TRANSPORT, T_STR, OFF(stats_path), NULL, "FILE",
-	  "write periodic stats as JSON lines to FILE (default stderr)" },
-	{ "stats-interval", R_TRANSPORT, T_DOUBLE, OFF(stats_interval), "5", "SEC",
-	  "seconds between stats lines, 0: only the final one" },
-	{ "progress", R_TRANSPORT, T_STR, OFF(progress), "auto", "WHEN",
-	  "live one-line progress on a terminal: auto, always or never" },
-	{ "metrics", R_TRANSPORT, T_STR, OFF(metrics), NULL, "ADDR:PORT",
-	  "serve Prometheus /metrics, /healthz and /readyz" },
-	{ "source", R_GEN | R_BENCH, T_STR, OFF(source), "cpu", "NAME",
-	  "cpu (real /proc/stat), sensor (simulated phone) or http (Sensor Logger app)" },
-	{ "count", R_GEN | R_BENCH, T_LLONG, OFF(count), "-1", "N",
-	  "messages to send (-1: unbounded)", false, -1, LLONG_MAX },
-	{ "duration", R_GEN | R_BENCH, T_DOUBLE, OFF(duration), "0", "SEC",
-	  "stop after SEC seconds (0: unbounded)" },
-	{ "rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), NULL, "HZ",
-	  "messages per second, 0: as fast as possible (default 2 cpu, 1 sensor)" },
-	{ "source-id", R_GEN | R_BENCH, T_STR, OFF(source_id), NULL, "ID",
-	  "stable id of this producer (default <source>-<host>)" },
-	{ "device-id", R_GEN | R_BENCH, T_STR, OFF(device_id), NULL, "ID",
-	  "device id and key (default: host name / simulated phone id)" },
-	{ "seed", R_GEN | R_BENCH, T_LLONG, OFF(seed), "1", "N", "sensor simulator seed", false,
-	  0, LLONG_MAX },
-	{ "listen", R_GEN, T_STR, OFF(listen), "127.0.0.1:8080", "ADDR:PORT",
-	  "HTTP ingest address for --source=http" },
-	{ "idle-exit", R_PROC | R_SINK | R_BENCH, T_DOUBLE, OFF(idle_exit), "0", "SEC",
-	  "exit cleanly after SEC seconds without input (0: never)" },
-	{ "batch", R_PROC | R_SINK, T_LONG, OFF(batch), "500", "N",
-	  "messages per output flush / transaction", false, 1, 100000 },
-	{ "batch-ms", R_PROC | R_SINK, T_LONG, OFF(batch_ms), "50", "MS",
-	  "longest wait to fill a batch", false, 0, 60000 },
-	{ "input", R_PROC, T_STR, OFF(input), "raw", "NAME",
-	  "raw (streamctl records) or sensorlogger (the app's bare JSON on --topic)" },
-	{ "topic", R_PROC, T_STR, OFF(topic), "sensor-logger", "NAME",
-	  "topic/queue the Sensor Logger app publishes to (--input=sensorlogger)" },
-	{ "cpu-window", R_PROC, T_LONG, OFF(cpu_window), "60", "N",
-	  "samples in the cpu rolling window", false, 2, 100000 },
-	{ "z-threshold", R_PROC, T_DOUBLE, OFF(z_threshold), "3", "Z", "cpu anomaly threshold" },
-	{ "activity-window", R_PROC, T_LONG, OFF(activity_window), "5", "N",
-	  "sensor batches in the activity window", false, 1, 10000 },
-	{ "db", R_SINK | R_VER, T_STR, OFF(db), "streamctl.db", "PATH", "SQLite database" },
-	{ "csv", R_SINK, T_STR, OFF(csv), NULL, "DIR", "also write CSV files into DIR" },
-	{ "expect", R_VER, T_LLONG, OFF(expect), "-1", "N",
-	  "every source must hold seq 0..N-1", false, -1, LLONG_MAX },
-	{ "print-config", R_ALL, T_FLAG, OFF(print_config), NULL, NULL,
-	  "print the effective configuration as STREAMCTL_* lines and exit" },
+	{"transport", R_TRANSPORT, T_STR, OFF(transport), "pipe", "NAME",
+	 "pipe, kafka, amqp or mqtt"},
+	{"broker", R_TRANSPORT, T_STR, OFF(broker), NULL, "URI",
+	 "broker address, e.g. kafka://127.0.0.1:9092 (default: the local one)", true},
+	{.name = "broker-password",
+	 .roles = R_TRANSPORT,
+	 .type = T_STR,
+	 .off = OFF(broker_password),
+	 .metavar = "SECRET",
+	 .secret = true,
+	 .env_only = true,
+	 .help = "broker password, wins over the uri's (environment only)"},
+	{"password-file", R_TRANSPORT, T_STR, OFF(password_file), NULL, "PATH",
+	 "read the broker password from the first line of PATH (wins over the others)"},
+	{"namespace", R_TRANSPORT, T_STR, OFF(ns), "streamctl", "NAME",
+	 "prefix of every topic, queue, exchange and group"},
+	{"codec", R_GEN | R_PROC | R_BENCH, T_STR, OFF(codec), "json", "NAME",
+	 "output encoding: json or msgpack (input is auto-detected)"},
+	{"client-id", R_TRANSPORT, T_STR, OFF(client_id), NULL, "ID",
+	 "stable id of this instance (MQTT session, Kafka client.id)"},
+	{"group", R_PROC | R_SINK | R_BENCH, T_STR, OFF(group), NULL, "NAME",
+	 "consumer group (default <namespace>.<role>)"},
+	{"partitions", R_TRANSPORT, T_LONG, OFF(partitions), "0", "N",
+	 "partitions of topics created (Kafka; 0: backend default)", false, 0, 100000},
+	{"replication-factor", R_TRANSPORT, T_LONG, OFF(replication), "0", "N",
+	 "replication factor of topics created (Kafka; 0: backend default)", false, 0, 100},
+	{"qos", R_TRANSPORT, T_LONG, OFF(qos), "1", "N", "MQTT quality of service: 0, 1 or 2",
+	 false, 0, 2},
+	{"prefetch", R_PROC | R_SINK | R_BENCH, T_LONG, OFF(prefetch), "0", "N",
+	 "unacknowledged deliveries a consumer may hold (AMQP, MQTT; 0: default)", false, 0, 65535},
+	{"inflight", R_TRANSPORT, T_LONG, OFF(inflight), "0", "N",
+	 "unconfirmed publishes in flight (0: backend default)", false, 0, 1000000},
+	{"quorum", R_TRANSPORT, T_BOOL, OFF(quorum), "false", "BOOL",
+	 "declare AMQP quorum queues (replicated)"},
+	{"max-msg-bytes", R_TRANSPORT, T_LONG, OFF(max_msg_bytes), "1048576", "N",
+	 "larger messages are refused or dead-lettered", false, 64, 256L * 1024 * 1024},
+	{"X", R_TRANSPORT, T_PROP, OFF(props), NULL, "KEY=VALUE",
+	 "passed to the client library (repeatable)"},
+	{"stats", R_TRANSPORT, T_STR, OFF(stats_path), NULL, "FILE",
+	 "write periodic stats as JSON lines to FILE (default stderr)"},
+	{"stats-interval", R_TRANSPORT, T_DOUBLE, OFF(stats_interval), "5", "SEC",
+	 "seconds between stats lines, 0: only the final one"},
+	{"progress", R_TRANSPORT, T_STR, OFF(progress), "auto", "WHEN",
+	 "live one-line progress on a terminal: auto, always or never"},
+	{"metrics", R_TRANSPORT, T_STR, OFF(metrics), NULL, "ADDR:PORT",
+	 "serve Prometheus /metrics, /healthz and /readyz"},
+	{"source", R_GEN | R_BENCH, T_STR, OFF(source), "cpu", "NAME",
+	 "cpu (real /proc/stat), sensor (simulated phone) or http (Sensor Logger app)"},
+	{"count", R_GEN | R_BENCH, T_LLONG, OFF(count), "-1", "N",
+	 "messages to send (-1: unbounded)", false, -1, LLONG_MAX},
+	{"duration", R_GEN | R_BENCH, T_DOUBLE, OFF(duration), "0", "SEC",
+	 "stop after SEC seconds (0: unbounded)"},
+	{"rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), NULL, "HZ",
+	 "messages per second, 0: as fast as possible (default 2 cpu, 1 sensor)"},
+	{"source-id", R_GEN | R_BENCH, T_STR, OFF(source_id), NULL, "ID",
+	 "id of this producer run, seq counts from 0 (default <source>-<host>-<start s>)"},
+	{"device-id", R_GEN | R_BENCH, T_STR, OFF(device_id), NULL, "ID",
+	 "device id and key (default: host name / simulated phone id)"},
+	{"seed", R_GEN | R_BENCH, T_LLONG, OFF(seed), "1", "N", "sensor simulator seed", false, 0,
+	 LLONG_MAX},
+	{"listen", R_GEN, T_STR, OFF(listen), "127.0.0.1:8080", "ADDR:PORT",
+	 "HTTP ingest address for --source=http"},
+	{"idle-exit", R_PROC | R_SINK | R_BENCH, T_DOUBLE, OFF(idle_exit), "0", "SEC",
+	 "exit cleanly after SEC seconds without input (0: never)"},
+	{"batch", R_PROC | R_SINK, T_LONG, OFF(batch), "500", "N",
+	 "messages per output flush / transaction", false, 1, 100000},
+	{"batch-ms", R_PROC | R_SINK, T_LONG, OFF(batch_ms), "50", "MS",
+	 "longest wait to fill a batch", false, 0, 60000},
+	{"input", R_PROC, T_STR, OFF(input), "raw", "NAME",
+	 "raw (streamctl records) or sensorlogger (the app's bare JSON on --topic)"},
+	{"topic", R_PROC, T_STR, OFF(topic), "sensor-logger", "NAME",
+	 "topic/queue the Sensor Logger app publishes to (--input=sensorlogger)"},
+	{"cpu-window", R_PROC, T_LONG, OFF(cpu_window), "60", "N",
+	 "samples in the cpu rolling window", false, 2, 100000},
+	{"z-threshold", R_PROC, T_DOUBLE, OFF(z_threshold), "3", "Z", "cpu anomaly threshold"},
+	{"activity-window", R_PROC, T_LONG, OFF(activity_window), "5", "N",
+	 "sensor batches in the activity window", false, 1, 10000},
+	{"db", R_SINK | R_VER, T_STR, OFF(db), "streamctl.db", "PATH", "SQLite database"},
+	{"csv", R_SINK, T_STR, OFF(csv), NULL, "DIR", "also write CSV files into DIR"},
+	{"expect", R_VER, T_LLONG, OFF(expect), "-1", "N", "every source must hold seq 0..N-1",
+	 false, -1, LLONG_MAX},
+	{"print-config", R_ALL, T_FLAG, OFF(print_config), NULL, NULL,
+	 "print the effective configuration as STREAMCTL_* lines and exit"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -128,10 +138,10 @@ static const struct {
 	enum sc_role role;
 	const char *summary;
 } roles[] = {
-	{ "generate", SC_ROLE_GENERATE, "produce raw cpu or sensor records" },
-	{ "process", SC_ROLE_PROCESS, "derive statistics and features from raw records" },
-	{ "sink", SC_ROLE_SINK, "store processed records in SQLite (and CSV)" },
-	{ "verify", SC_ROLE_VERIFY, "check a sink database for gaps and duplicates" },
+	{"generate", SC_ROLE_GENERATE, "produce raw cpu or sensor records"},
+	{"process", SC_ROLE_PROCESS, "derive statistics and features from raw records"},
+	{"sink", SC_ROLE_SINK, "store processed records in SQLite (and CSV)"},
+	{"verify", SC_ROLE_VERIFY, "check a sink database for gaps and duplicates"},
 };
 
 /* ---- value parsing ---------------------------------------------------- */
@@ -143,9 +153,7 @@ static int parse_value(const struct opt *o, const char *val, const char *from,
 	char *end;
 
 	switch (o->type) {
-	case T_STR:
-		*(const char **)dst = val;
-		return 0;
+	case T_STR: *(const char **)dst = val; return 0;
 	case T_LONG:
 	case T_LLONG: {
 		long long v;
@@ -167,9 +175,10 @@ static int parse_value(const struct opt *o, const char *val, const char *from,
 		errno = 0;
 		v = strtod(val, &end);
 		if (errno || end == val || *end || !isfinite(v) || v < 0)
-			return sc_error_set(err, SC_EINVAL,
-					    "invalid value '%s' for %s: expected a non-negative number",
-					    val, from);
+			return sc_error_set(
+				err, SC_EINVAL,
+				"invalid value '%s' for %s: expected a non-negative number", val,
+				from);
 		*(double *)dst = v;
 		return 0;
 	}
@@ -178,20 +187,21 @@ static int parse_value(const struct opt *o, const char *val, const char *from,
 		if (!strcmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
 		    !strcasecmp(val, "on"))
 			*(bool *)dst = true;
-		else if (!strcmp(val, "0") || !strcasecmp(val, "false") ||
-			 !strcasecmp(val, "no") || !strcasecmp(val, "off"))
+		else if (!strcmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no") ||
+			 !strcasecmp(val, "off"))
 			*(bool *)dst = false;
 		else
 			return sc_error_set(err, SC_EINVAL,
-					    "invalid value '%s' for %s: expected true or false", val,
-					    from);
+					    "invalid value '%s' for %s: expected true or false",
+					    val, from);
 		return 0;
 	case T_PROP: {
 		const char *eq = strchr(val, '=');
 		char *key;
 		if (!eq || eq == val)
 			return sc_error_set(err, SC_EINVAL,
-					    "invalid value '%s' for %s: expected KEY=VALUE", val, from);
+					    "invalid value '%s' for %s: expected KEY=VALUE", val,
+					    from);
 		if (cfg->nprops >= SC_MAX_PROPS)
 			return sc_error_set(err, SC_EINVAL, "too many -X properties (max %d)",
 					    SC_MAX_PROPS);
@@ -261,7 +271,7 @@ static int apply_env(char **envp, struct sc_config *cfg, struct sc_error *err)
 				if (rc)
 					return rc;
 			}
-			continue;   /* copy stays referenced by props */
+			continue; /* copy stays referenced by props */
 		}
 		if (parse_value(o, val, name, cfg, err))
 			return -SC_EINVAL;
@@ -344,7 +354,7 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 		return rc;
 
 	for (size_t i = 0; i < NOPTS; i++) {
-		if (opts[i].type == T_PROP)
+		if (opts[i].type == T_PROP || opts[i].env_only)
 			continue;
 		lopts[n].name = opts[i].name;
 		lopts[n].has_arg = opts[i].type == T_FLAG ? no_argument : required_argument;
@@ -352,9 +362,9 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 		lopts[n].val = 1000 + (int)i;
 		n++;
 	}
-	lopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	lopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
-	lopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	lopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	lopts[n++] = (struct option){"version", no_argument, NULL, 'V'};
+	lopts[n] = (struct option){NULL, 0, NULL, 0};
 
 	optind = 2;
 	opterr = 0;
@@ -419,25 +429,25 @@ void cli_usage(FILE *out, const char *role)
 		role = NULL;
 	}
 	if (!role) {
-		fprintf(out,
-			"usage: streamctl <role> [options]\n"
-			"\n"
-			"A streaming pipeline: generate -> process -> sink, over a broker or a pipe.\n"
-			"\n"
-			"roles:\n");
+		fprintf(out, "usage: streamctl <role> [options]\n"
+			     "\n"
+			     "A streaming pipeline: generate -> process -> sink, over a broker or "
+			     "a pipe.\n"
+			     "\n"
+			     "roles:\n");
 		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
 			fprintf(out, "  %-10s %s\n", roles[i].name, roles[i].summary);
-		fprintf(out,
-			"\n"
-			"transports: pipe (stdin/stdout), kafka, amqp, mqtt\n"
-			"\n"
-			"example:\n"
-			"  streamctl generate --source=cpu --count=1000 --rate=0 \\\n"
-			"    | streamctl process | streamctl sink --db=out.db\n"
-			"  streamctl verify --db=out.db --expect=1000\n"
-			"\n"
-			"'streamctl <role> --help' lists a role's options; every option can also be\n"
-			"set as STREAMCTL_<OPTION> (e.g. STREAMCTL_BROKER); flags win.\n");
+		fprintf(out, "\n"
+			     "transports: pipe (stdin/stdout), kafka, amqp, mqtt\n"
+			     "\n"
+			     "example:\n"
+			     "  streamctl generate --source=cpu --count=1000 --rate=0 \\\n"
+			     "    | streamctl process | streamctl sink --db=out.db\n"
+			     "  streamctl verify --db=out.db --expect=1000\n"
+			     "\n"
+			     "'streamctl <role> --help' lists a role's options; every option can "
+			     "also be\n"
+			     "set as STREAMCTL_<OPTION> (e.g. STREAMCTL_BROKER); flags win.\n");
 		return;
 	}
 	fprintf(out, "usage: streamctl %s [options]\n\noptions:\n", role);
@@ -447,7 +457,9 @@ void cli_usage(FILE *out, const char *role)
 
 		if (!(o->roles & r))
 			continue;
-		if (o->type == T_PROP)
+		if (o->env_only)
+			snprintf(lhs, sizeof(lhs), "(no flag)");
+		else if (o->type == T_PROP)
 			snprintf(lhs, sizeof(lhs), "-X %s", o->metavar);
 		else if (o->type == T_FLAG)
 			snprintf(lhs, sizeof(lhs), "--%s", o->name);
@@ -477,8 +489,11 @@ void cli_print_config(FILE *out, const struct sc_config *cfg)
 		case T_STR: {
 			const char *v = *(const char *const *)src;
 			char red[512];
-			if (v && o->secret) {
-				sc_uri_redact(v, red, sizeof(red));
+			if (v && *v && o->secret) {
+				if (strstr(v, "://"))
+					sc_uri_redact(v, red, sizeof(red));
+				else
+					sc_strlcpy(red, "***", sizeof(red));
 				v = red;
 			}
 			fprintf(out, "%s=%s\n", env, v ? v : "");
@@ -487,7 +502,9 @@ void cli_print_config(FILE *out, const struct sc_config *cfg)
 		case T_LONG: fprintf(out, "%s=%ld\n", env, *(const long *)src); break;
 		case T_LLONG: fprintf(out, "%s=%lld\n", env, *(const long long *)src); break;
 		case T_DOUBLE: fprintf(out, "%s=%g\n", env, *(const double *)src); break;
-		case T_BOOL: fprintf(out, "%s=%s\n", env, *(const bool *)src ? "true" : "false"); break;
+		case T_BOOL:
+			fprintf(out, "%s=%s\n", env, *(const bool *)src ? "true" : "false");
+			break;
 		case T_PROP:
 			fprintf(out, "%s=", env);
 			for (size_t k = 0; k < cfg->nprops; k++) {

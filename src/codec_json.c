@@ -95,7 +95,11 @@ static void put_dbl(struct jenc *e, const char *field, double v)
 				     "json: field '%s': cannot encode non-finite number", field);
 		return;
 	}
-	if (fabs(v) < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
+	if (v == 0 && signbit(v)) {
+		PUTS(e, "-0.0"); /* "-0" would read back as the integer 0 */
+		return;
+	}
+	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
 		put_i64(e, (int64_t)v);
 		return;
 	}

@@ -9,11 +9,16 @@
  * allocate; strings are referenced in the input, not copied, until they are
  * copied once into the record's fixed-size fields.
  *
- * Known limit: msgpack-c reserves an array's or map's slots as soon as it
- * reads the header, so a forged count costs address space (untouched) until
- * the truncation is noticed; absurd counts fail as out of memory.
+ * msgpack-c reserves an array's or map's slots as soon as it reads the
+ * header (24 bytes per element), and reports nesting deeper than 32 levels
+ * as out of memory.  So before unpacking, a pre-scan walks the headers
+ * without building anything and refuses counts that the bytes left cannot
+ * hold (every element takes at least one byte) as truncated input, and
+ * nesting deeper than MP_MAX_DEPTH as invalid: what msgpack-c then reserves
+ * is bounded by the input size, and its out-of-memory means exactly that.
  *
- * Map:  encoder - per-thread zone - decode helpers - decode bodies - envelope
+ * Map:  encoder - per-thread zone - decode helpers - decode bodies - envelope -
+ *       pre-scan
  */
 #include "codec.h"
 #include "codec_internal.h"
@@ -748,13 +753,100 @@ static int dec_envelope(const msgpack_object *root, struct sc_record *r, struct 
 	}
 }
 
+/* ---- pre-scan -------------------------------------------------------------------- */
+
+#define MP_MAX_DEPTH 16 /* our deepest record nests 5 levels; msgpack-c allows 32 */
+
+/* Big-endian unsigned of n bytes at p[*pos], advancing *pos; false when cut. */
+static bool mp_be(const unsigned char *p, size_t len, size_t *pos, unsigned int n, uint64_t *v)
+{
+	if (len - *pos < n)
+		return false;
+	*v = 0;
+	for (unsigned int i = 0; i < n; i++)
+		*v = (*v << 8) | p[(*pos)++];
+	return true;
+}
+
+/*
+ * Walk the first object's headers in p[0..len): 0 when every count fits the
+ * bytes left and the nesting is shallow enough, else -SC_EINVAL.  Other
+ * malformations (a never-used type byte, trailing bytes) are left to
+ * msgpack_unpack, which refuses them before it reserves anything more.
+ */
+static int mp_prescan(const unsigned char *p, size_t len, struct sc_error *err)
+{
+	uint64_t left[MP_MAX_DEPTH + 1]; /* elements still to read per open level */
+	uint64_t owed = 1;		 /* elements still to read in all levels */
+	size_t pos = 0;
+	int depth = 0;
+
+	left[0] = 1;
+	while (owed) {
+		uint64_t n = 0, skip = 0, v;
+		unsigned char c;
+		bool ok = true;
+
+		if (owed > len - pos)
+			return sc_error_set(err, SC_EINVAL, "msgpack: truncated input (%zu bytes)",
+					    len);
+		c = p[pos++];
+		if (c >= 0x80 && c <= 0x8f)
+			n = 2u * (c & 0x0fu);
+		else if (c >= 0x90 && c <= 0x9f)
+			n = c & 0x0fu;
+		else if (c >= 0xa0 && c <= 0xbf)
+			skip = c & 0x1fu;
+		else if (c >= 0xc4 && c <= 0xc6)
+			ok = mp_be(p, len, &pos, 1u << (c - 0xc4), &skip);
+		else if (c >= 0xc7 && c <= 0xc9)
+			ok = mp_be(p, len, &pos, 1u << (c - 0xc7), &skip), skip++;
+		else if (c == 0xca || c == 0xcb)
+			skip = c == 0xca ? 4 : 8;
+		else if (c >= 0xcc && c <= 0xcf)
+			skip = 1u << (c - 0xcc);
+		else if (c >= 0xd0 && c <= 0xd3)
+			skip = 1u << (c - 0xd0);
+		else if (c >= 0xd4 && c <= 0xd8)
+			skip = 1 + (1u << (c - 0xd4));
+		else if (c >= 0xd9 && c <= 0xdb)
+			ok = mp_be(p, len, &pos, 1u << (c - 0xd9), &skip);
+		else if (c == 0xdc || c == 0xdd)
+			ok = mp_be(p, len, &pos, c == 0xdc ? 2 : 4, &n);
+		else if (c == 0xde || c == 0xdf)
+			ok = mp_be(p, len, &pos, c == 0xde ? 2 : 4, &v), n = 2 * v;
+		else if (c == 0xc1)
+			return 0;
+		if (!ok || skip > len - pos)
+			return sc_error_set(err, SC_EINVAL, "msgpack: truncated input (%zu bytes)",
+					    len);
+		pos += skip;
+		owed--;
+		left[depth]--;
+		if (n) {
+			if (depth == MP_MAX_DEPTH)
+				return sc_error_set(err, SC_EINVAL,
+						    "msgpack: nesting deeper than %d levels",
+						    MP_MAX_DEPTH);
+			left[++depth] = n;
+			owed += n;
+		}
+		while (depth > 0 && left[depth] == 0)
+			depth--;
+	}
+	return 0;
+}
+
 int codec_msgpack_decode(const void *data, size_t len, struct sc_record *r, struct sc_error *err)
 {
-	msgpack_zone *z = zone_get(len);
+	msgpack_zone *z;
 	msgpack_object root;
 	size_t off = 0;
 	int rc;
 
+	if ((rc = mp_prescan(data, len, err)))
+		return rc;
+	z = zone_get(len);
 	if (!z)
 		return sc_error_set(err, SC_ENOMEM, "msgpack: out of memory");
 	switch (msgpack_unpack(data, len, &off, z, &root)) {

@@ -46,30 +46,32 @@ struct sc_config {
 	long max_msg_bytes;
 	struct sc_kv props[SC_MAX_PROPS];
 	size_t nprops;
+	const char *broker_password; /* STREAMCTL_BROKER_PASSWORD only, never a flag */
+	const char *password_file;
 
 	/* encoding and reporting */
 	const char *codec;
-	const char *stats_path;     /* NULL: stderr */
-	double stats_interval;      /* seconds, 0: off */
-	const char *progress;       /* auto|always|never */
-	const char *metrics;        /* ADDR:PORT or NULL */
+	const char *stats_path; /* NULL: stderr */
+	double stats_interval;	/* seconds, 0: off */
+	const char *progress;	/* auto|always|never */
+	const char *metrics;	/* ADDR:PORT or NULL */
 
 	/* generate */
-	const char *source;         /* cpu|sensor|http */
-	long long count;            /* -1: unbounded */
-	double duration;            /* seconds, 0: unbounded */
-	double rate;                /* Hz, 0: as fast as possible; < 0: default per source */
+	const char *source; /* cpu|sensor|http */
+	long long count;    /* -1: unbounded */
+	double duration;    /* seconds, 0: unbounded */
+	double rate;	    /* Hz, 0: as fast as possible; < 0: default per source */
 	const char *source_id;
 	const char *device_id;
 	long long seed;
 	const char *listen;
 
 	/* process / sink */
-	double idle_exit;           /* seconds, 0: never */
+	double idle_exit; /* seconds, 0: never */
 	long batch;
 	long batch_ms;
-	const char *input;          /* raw|sensorlogger */
-	const char *topic;          /* external topic for --input=sensorlogger */
+	const char *input; /* raw|sensorlogger */
+	const char *topic; /* external topic for --input=sensorlogger */
 	long cpu_window;
 	double z_threshold;
 	long activity_window;
@@ -77,7 +79,7 @@ struct sc_config {
 	/* sink / verify */
 	const char *db;
 	const char *csv;
-	long long expect;           /* -1: no tail check */
+	long long expect; /* -1: no tail check */
 
 	bool print_config;
 };

@@ -13,25 +13,25 @@
 
 enum sc_errcode {
 	SC_OK = 0,
-	SC_EINVAL = 1,     /* bad argument or malformed input */
-	SC_EIO = 2,        /* I/O or broker failure */
-	SC_ETIMEDOUT = 3,  /* an operation did not finish in its bound */
-	SC_EAGAIN = 4,     /* retryable: try again later */
-	SC_ENOMEM = 5,     /* allocation failed */
-	SC_ENOTSUP = 6,    /* not built in or not supported by this backend */
-	SC_EOF = 7,        /* end of input (pipe closed) */
-	SC_ETOOBIG = 8,    /* message larger than the configured limit */
-	SC_EAUTH = 9,      /* authentication or authorisation refused */
-	SC_ECONN = 10,     /* cannot connect to / lost the broker */
-	SC_EINTR = 11,     /* interrupted by a stop request */
-	SC_ENOENT = 12,    /* no such file or object */
+	SC_EINVAL = 1,	  /* bad argument or malformed input */
+	SC_EIO = 2,	  /* I/O or broker failure */
+	SC_ETIMEDOUT = 3, /* an operation did not finish in its bound */
+	SC_EAGAIN = 4,	  /* retryable: try again later */
+	SC_ENOMEM = 5,	  /* allocation failed */
+	SC_ENOTSUP = 6,	  /* not built in or not supported by this backend */
+	SC_EOF = 7,	  /* end of input (pipe closed) */
+	SC_ETOOBIG = 8,	  /* message larger than the configured limit */
+	SC_EAUTH = 9,	  /* authentication or authorisation refused */
+	SC_ECONN = 10,	  /* cannot connect to / lost the broker */
+	SC_EINTR = 11,	  /* interrupted by a stop request */
+	SC_ENOENT = 12,	  /* no such file or object */
 };
 
 #define SC_ERRMSG_MAX 512
 
 struct sc_error {
-	int code;                 /* positive SC_E* of the last failure, 0 if none */
-	char msg[SC_ERRMSG_MAX];  /* one line, no trailing newline */
+	int code;		 /* positive SC_E* of the last failure, 0 if none */
+	char msg[SC_ERRMSG_MAX]; /* one line, no trailing newline */
 };
 
 /* Reset err (accepts NULL). */

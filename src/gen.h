@@ -30,10 +30,11 @@ enum gen_source {
 
 struct gen_cfg {
 	enum gen_source source;
-	const char *device_id;   /* sensor: deviceId and key; cpu: key (default: hostname) */
-	const char *session_id;  /* sensor: sessionId (default: derived from seed) */
-	uint64_t seed;           /* sensor simulator seed */
-	const char *proc_stat;   /* cpu: path of /proc/stat (NULL: the real one) */
+	const char *device_id;	/* sensor: deviceId and key; cpu: key (default: hostname) */
+	const char *session_id; /* sensor: sessionId (default: derived from seed) */
+	uint64_t seed;		/* sensor simulator seed */
+	const char *proc_stat;	/* cpu: path of /proc/stat (NULL: the real one) */
+	int64_t min_read_ns; /* cpu: least time between two reads (0: one clock tick, < 0: none) */
 };
 
 struct gen;

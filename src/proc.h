@@ -26,10 +26,10 @@ struct sc_error;
 struct sc_record;
 
 struct proc_cfg {
-	unsigned cpu_window;       /* default 60 */
-	double z_threshold;        /* default 3.0 */
-	unsigned activity_window;  /* default 5 */
-	size_t max_keys;           /* default 65536 */
+	unsigned cpu_window;	  /* default 60 */
+	double z_threshold;	  /* default 3.0 */
+	unsigned activity_window; /* default 5 */
+	size_t max_keys;	  /* default 65536 */
 };
 
 struct proc;

@@ -17,12 +17,9 @@ static const char *const kind_names[SC_KIND__COUNT] = {
 };
 
 static const char *const stream_names[SC_STREAM__COUNT] = {
-	[SC_STREAM_RAW_CPU] = "raw.cpu",
-	[SC_STREAM_RAW_SENSOR] = "raw.sensor",
-	[SC_STREAM_PROC_CPU] = "processed.cpu",
-	[SC_STREAM_PROC_SENSOR] = "processed.sensor",
-	[SC_STREAM_DEADLETTER] = "deadletter",
-	[SC_STREAM_EXTERNAL] = "external",
+	[SC_STREAM_RAW_CPU] = "raw.cpu",	[SC_STREAM_RAW_SENSOR] = "raw.sensor",
+	[SC_STREAM_PROC_CPU] = "processed.cpu", [SC_STREAM_PROC_SENSOR] = "processed.sensor",
+	[SC_STREAM_DEADLETTER] = "deadletter",	[SC_STREAM_EXTERNAL] = "external",
 };
 
 const char *sc_kind_name(enum sc_kind k)
@@ -105,9 +102,7 @@ void sc_record_reset(struct sc_record *r, enum sc_kind kind)
 		r->u.cpu.ncores = 0;
 		r->u.cpu.total = 0;
 		break;
-	default:
-		memset(&r->u, 0, sizeof(r->u.cpu_stats));
-		break;
+	default: memset(&r->u, 0, sizeof(r->u.cpu_stats)); break;
 	}
 }
 
@@ -226,9 +221,8 @@ static bool dbl_eq(double a, double b)
 static bool env_equal(const struct sc_envelope *a, const struct sc_envelope *b)
 {
 	return strcmp(a->source, b->source) == 0 && strcmp(a->key, b->key) == 0 &&
-	       a->seq == b->seq && a->event_ns == b->event_ns &&
-	       a->intended_ns == b->intended_ns && a->sent_ns == b->sent_ns &&
-	       a->processed_ns == b->processed_ns;
+	       a->seq == b->seq && a->event_ns == b->event_ns && a->intended_ns == b->intended_ns &&
+	       a->sent_ns == b->sent_ns && a->processed_ns == b->processed_ns;
 }
 
 static bool reading_equal(const struct sc_sensor_reading *a, const struct sc_sensor_reading *b)
@@ -278,16 +272,18 @@ bool sc_record_equal(const struct sc_record *a, const struct sc_record *b)
 	case SC_KIND_SENSOR_FEATURES: {
 		const struct sc_sensor_features *x = &a->u.features, *y = &b->u.features;
 		if (x->message_id != y->message_id || strcmp(x->session_id, y->session_id) ||
-		    strcmp(x->device_id, y->device_id) || x->window_start_ns != y->window_start_ns ||
+		    strcmp(x->device_id, y->device_id) ||
+		    x->window_start_ns != y->window_start_ns ||
 		    x->window_end_ns != y->window_end_ns || x->nreadings != y->nreadings ||
-		    strcmp(x->activity, y->activity) || !dbl_eq(x->activity_score, y->activity_score) ||
-		    x->n != y->n)
+		    strcmp(x->activity, y->activity) ||
+		    !dbl_eq(x->activity_score, y->activity_score) || x->n != y->n)
 			return false;
 		for (size_t i = 0; i < x->n; i++) {
 			const struct sc_feature *p = &x->features[i], *q = &y->features[i];
 			if (strcmp(p->sensor, q->sensor) || strcmp(p->field, q->field) ||
 			    p->count != q->count || !dbl_eq(p->mean, q->mean) ||
-			    !dbl_eq(p->std, q->std) || !dbl_eq(p->min, q->min) || !dbl_eq(p->max, q->max))
+			    !dbl_eq(p->std, q->std) || !dbl_eq(p->min, q->min) ||
+			    !dbl_eq(p->max, q->max))
 				return false;
 		}
 		return true;
@@ -298,8 +294,7 @@ bool sc_record_equal(const struct sc_record *a, const struct sc_record *b)
 		       strcmp(x->stage, y->stage) == 0 && x->len == y->len &&
 		       (x->len == 0 || memcmp(x->payload, y->payload, x->len) == 0);
 	}
-	default:
-		return true;
+	default: return true;
 	}
 }
 

@@ -26,11 +26,11 @@
 
 enum sc_kind {
 	SC_KIND_NONE = 0,
-	SC_KIND_CPU,              /* raw: one /proc/stat sample */
-	SC_KIND_SENSOR,           /* raw: one Sensor Logger push batch */
-	SC_KIND_CPU_STATS,        /* processed from SC_KIND_CPU */
-	SC_KIND_SENSOR_FEATURES,  /* processed from SC_KIND_SENSOR */
-	SC_KIND_DEADLETTER,       /* a message that could not be handled */
+	SC_KIND_CPU,		 /* raw: one /proc/stat sample */
+	SC_KIND_SENSOR,		 /* raw: one Sensor Logger push batch */
+	SC_KIND_CPU_STATS,	 /* processed from SC_KIND_CPU */
+	SC_KIND_SENSOR_FEATURES, /* processed from SC_KIND_SENSOR */
+	SC_KIND_DEADLETTER,	 /* a message that could not be handled */
 	SC_KIND__COUNT
 };
 
@@ -44,7 +44,7 @@ enum sc_stream {
 	SC_STREAM_PROC_CPU,
 	SC_STREAM_PROC_SENSOR,
 	SC_STREAM_DEADLETTER,
-	SC_STREAM_EXTERNAL,       /* a foreign topic, e.g. the Sensor Logger app's */
+	SC_STREAM_EXTERNAL, /* a foreign topic, e.g. the Sensor Logger app's */
 	SC_STREAM__COUNT
 };
 
@@ -60,18 +60,18 @@ enum sc_stream sc_kind_stream(enum sc_kind k);
 
 /* ---- envelope ---------------------------------------------------------- */
 
-#define SC_ID_MAX 64    /* source ids, device ids, session ids (incl. NUL) */
-#define SC_KEY_MAX 132  /* partitioning / routing key (incl. NUL) */
-#define SC_NAME_MAX 32  /* sensor and value names (incl. NUL) */
+#define SC_ID_MAX   64	/* source ids, device ids, session ids (incl. NUL) */
+#define SC_KEY_MAX  132 /* partitioning / routing key (incl. NUL) */
+#define SC_NAME_MAX 32	/* sensor and value names (incl. NUL) */
 
 struct sc_envelope {
-	char source[SC_ID_MAX];  /* stable id of the producing instance */
-	char key[SC_KEY_MAX];    /* partition / routing key, e.g. device id */
-	uint64_t seq;            /* per source, contiguous from 0 */
-	int64_t event_ns;        /* event time, UTC epoch ns */
-	int64_t intended_ns;     /* when the generator meant to send it */
-	int64_t sent_ns;         /* when the generator actually sent it */
-	int64_t processed_ns;    /* processed records: when process emitted it; 0 on raw */
+	char source[SC_ID_MAX]; /* stable id of the producing instance */
+	char key[SC_KEY_MAX];	/* partition / routing key, e.g. device id */
+	uint64_t seq;		/* per source, contiguous from 0 */
+	int64_t event_ns;	/* event time, UTC epoch ns */
+	int64_t intended_ns;	/* when the generator meant to send it */
+	int64_t sent_ns;	/* when the generator actually sent it */
+	int64_t processed_ns;	/* processed records: when process emitted it; 0 on raw */
 };
 
 /* ---- bodies ------------------------------------------------------------ */
@@ -85,18 +85,18 @@ struct sc_cpu_sample {
 	double cores[SC_CPU_MAX_CORES];
 };
 
-#define SC_SENSOR_MAX_VALUES 16
+#define SC_SENSOR_MAX_VALUES   16
 #define SC_SENSOR_MAX_READINGS 100000
 
 struct sc_sensor_value {
-	char name[SC_NAME_MAX];   /* "x", "qw", "pressure", "latitude", ... */
+	char name[SC_NAME_MAX]; /* "x", "qw", "pressure", "latitude", ... */
 	double v;
 };
 
 /* One entry of a Sensor Logger "payload" array. */
 struct sc_sensor_reading {
-	char name[SC_NAME_MAX];   /* "accelerometer", "orientation", ... */
-	int64_t time_ns;          /* UTC epoch ns */
+	char name[SC_NAME_MAX]; /* "accelerometer", "orientation", ... */
+	int64_t time_ns;	/* UTC epoch ns */
 	bool has_accuracy;
 	int32_t accuracy;
 	uint32_t nvalues;
@@ -109,19 +109,19 @@ struct sc_sensor_batch {
 	char session_id[SC_ID_MAX];
 	char device_id[SC_ID_MAX];
 	size_t n, cap;
-	struct sc_sensor_reading *readings;   /* owned, n used of cap */
+	struct sc_sensor_reading *readings; /* owned, n used of cap */
 };
 
 /* Processed cpu record. */
 struct sc_cpu_stats {
 	uint32_t ncores;
-	double total;          /* total utilisation reported by /proc/stat */
-	double mean_cores;     /* mean over the cores */
-	double rolling_mean;   /* of mean_cores over the key's rolling window */
+	double total;	     /* total utilisation reported by /proc/stat */
+	double mean_cores;   /* mean over the cores */
+	double rolling_mean; /* of mean_cores over the key's rolling window */
 	double rolling_std;
-	double zscore;         /* of this sample against the window before it */
-	bool anomaly;          /* |zscore| above the threshold */
-	uint32_t window;       /* samples in the rolling window */
+	double zscore;	 /* of this sample against the window before it */
+	bool anomaly;	 /* |zscore| above the threshold */
+	uint32_t window; /* samples in the rolling window */
 };
 
 /* One per-sensor, per-field statistic of a batch ("magnitude" for x/y/z). */
@@ -137,12 +137,12 @@ struct sc_sensor_features {
 	int64_t message_id;
 	char session_id[SC_ID_MAX];
 	char device_id[SC_ID_MAX];
-	int64_t window_start_ns, window_end_ns;  /* first and last reading time */
+	int64_t window_start_ns, window_end_ns; /* first and last reading time */
 	uint32_t nreadings;
-	char activity[16];        /* "still", "walking", "running", "unknown" */
-	double activity_score;    /* rolling std of the accelerometer magnitude */
+	char activity[16];     /* "still", "walking", "running", "unknown" */
+	double activity_score; /* rolling std of the accelerometer magnitude */
 	size_t n, cap;
-	struct sc_feature *features;   /* owned */
+	struct sc_feature *features; /* owned */
 };
 
 #define SC_REASON_MAX 256
@@ -150,10 +150,10 @@ struct sc_sensor_features {
 /* A message that could not be decoded or was invalid. */
 struct sc_deadletter {
 	char reason[SC_REASON_MAX];
-	char origin[SC_NAME_MAX];    /* stream name it arrived on, or "pipe" */
-	char stage[16];              /* role that refused it: "process", "sink" */
+	char origin[SC_NAME_MAX]; /* stream name it arrived on, or "pipe" */
+	char stage[16];		  /* role that refused it: "process", "sink" */
 	size_t len, cap;
-	unsigned char *payload;      /* owned copy of the original bytes */
+	unsigned char *payload; /* owned copy of the original bytes */
 };
 
 /* ---- record ------------------------------------------------------------ */

@@ -129,12 +129,12 @@ static int run(struct proc_run *r, struct sc_error *err)
 	const struct sc_config *cfg = r->cfg;
 	size_t cap = (size_t)cfg->batch, n;
 	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
-	int64_t last_input = sc_mono_ns();
+	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
 	int rc = 0;
 
 	if (!msgs)
 		return sc_error_set(err, SC_ENOMEM, "process: out of memory");
-	while (!sc_stop_requested()) {
+	while (runtime_keep_consuming(r->t, &drain_deadline)) {
 		int prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle,
 					     r, err);
 		if (prc && prc != -SC_EOF) {
@@ -156,7 +156,8 @@ static int run(struct proc_run *r, struct sc_error *err)
 		run_stats_tick(r->stats);
 		if (prc == -SC_EOF)
 			break;
-		if (cfg->idle_exit > 0 && sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
+		if (cfg->idle_exit > 0 &&
+		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
 			break;
 	}
 	free(msgs);
@@ -196,8 +197,9 @@ int role_process(const struct sc_config *cfg, struct sc_error *err)
 	if (rc)
 		goto free_stats;
 
-	inputs = r.sensorlogger ? SC_STREAM_BIT(SC_STREAM_EXTERNAL)
-				: SC_STREAM_BIT(SC_STREAM_RAW_CPU) | SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
+	inputs = r.sensorlogger
+			 ? SC_STREAM_BIT(SC_STREAM_EXTERNAL)
+			 : SC_STREAM_BIT(SC_STREAM_RAW_CPU) | SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
 	runtime_transport_cfg(cfg, inputs, &tc);
 	rc = transport_open(cfg->transport, &tc, &r.t, err);
 	if (rc)

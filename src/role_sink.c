@@ -87,17 +87,22 @@ static int handle(void *ctx, struct sc_msg *m, struct sc_error *err)
 	return store(r, &r->rec, err);
 }
 
+static bool sink_ready(void *ctx)
+{
+	return sink_writable(ctx);
+}
+
 static int run(struct sink_run *r, struct sc_error *err)
 {
 	const struct sc_config *cfg = r->cfg;
 	size_t cap = (size_t)cfg->batch, n;
 	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
-	int64_t last_input = sc_mono_ns();
+	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
 	int rc = 0;
 
 	if (!msgs)
 		return sc_error_set(err, SC_ENOMEM, "sink: out of memory");
-	while (!sc_stop_requested()) {
+	while (runtime_keep_consuming(r->t, &drain_deadline)) {
 		int prc;
 
 		prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle, r,
@@ -129,7 +134,8 @@ static int run(struct sink_run *r, struct sc_error *err)
 		run_stats_tick(r->stats);
 		if (prc == -SC_EOF)
 			break;
-		if (cfg->idle_exit > 0 && sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
+		if (cfg->idle_exit > 0 &&
+		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
 			break;
 	}
 	free(msgs);
@@ -164,13 +170,16 @@ int role_sink(const struct sc_config *cfg, struct sc_error *err)
 		goto free_stats;
 
 	runtime_transport_cfg(cfg,
-			      SC_STREAM_BIT(SC_STREAM_PROC_CPU) | SC_STREAM_BIT(SC_STREAM_PROC_SENSOR) |
+			      SC_STREAM_BIT(SC_STREAM_PROC_CPU) |
+				      SC_STREAM_BIT(SC_STREAM_PROC_SENSOR) |
 				      SC_STREAM_BIT(SC_STREAM_DEADLETTER),
 			      &tc);
 	rc = transport_open(cfg->transport, &tc, &r.t, err);
 	if (rc)
 		goto release_stats;
 	r.stats->t = r.t;
+	r.stats->ready_fn = sink_ready;
+	r.stats->ready_ctx = r.s;
 
 	rc = run(&r, err);
 	run_stats_finish(r.stats);

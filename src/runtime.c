@@ -2,6 +2,7 @@
 #include "runtime.h"
 #include "config.h"
 #include "error.h"
+#include "metrics.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -41,14 +42,29 @@ bool sc_stop_requested(void)
 	return stop_flag != 0;
 }
 
+/*
+ * A consumer's default client id is stable across restarts, so an MQTT
+ * session (and what the broker queued for it) survives a restart:
+ * "<namespace>-<role>-<hostname>".  Several instances of a role on one host
+ * need distinct --client-id values.
+ */
 void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 			   struct transport_cfg *tc)
 {
+	static char default_id[160];
+
 	memset(tc, 0, sizeof(*tc));
 	tc->broker = cfg->broker;
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
+	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
+		char host[64] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(default_id, sizeof(default_id), "%s-%s-%s", cfg->ns, cfg->role_name, host);
+		tc->client_id = default_id;
+	}
 	tc->group = cfg->group;
 	tc->inputs = inputs;
 	tc->external_topic = cfg->topic;
@@ -63,6 +79,8 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->out_fd = 1;
 	tc->props = cfg->props;
 	tc->nprops = cfg->nprops;
+	tc->password = cfg->broker_password;
+	tc->password_file = cfg->password_file;
 }
 
 int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,
@@ -80,6 +98,16 @@ int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char 
 					    cfg->stats_path, strerror(errno));
 		s->own_out = true;
 	}
+	if (cfg->metrics && *cfg->metrics) {
+		s->metrics = metrics_start(cfg->metrics, role, err);
+		if (!s->metrics) {
+			if (s->own_out)
+				fclose(s->fout);
+			return -err->code;
+		}
+		fprintf(stderr, "%s: metrics on port %d (/metrics, /healthz, /readyz)\n", role,
+			metrics_port(s->metrics));
+	}
 	if (!strcmp(cfg->progress, "always"))
 		s->progress = true;
 	else if (!strcmp(cfg->progress, "auto"))
@@ -94,11 +122,12 @@ static double ms(int64_t ns)
 
 static void print_hist(FILE *f, const char *name, const struct hist *h)
 {
-	fprintf(f, "\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-		   "\"max\":%.3f}",
+	fprintf(f,
+		"\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+		"\"max\":%.3f}",
 		name, (unsigned long long)h->count, ms(hist_quantile(h, 0.5)),
-		ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)),
-		ms(hist_quantile(h, 0.999)), ms(h->max));
+		ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
+		ms(h->max));
 }
 
 static void clear_progress(struct run_stats *s)
@@ -161,10 +190,23 @@ void run_stats_latency(struct run_stats *s, int64_t stage_ns, int64_t e2e_ns)
 	}
 }
 
+static void publish_metrics(struct run_stats *s, bool final)
+{
+	bool healthy = s->t ? transport_healthy(s->t) : false;
+	bool ready = healthy && !final && !sc_stop_requested() &&
+		     (!s->ready_fn || s->ready_fn(s->ready_ctx));
+
+	metrics_update(s->metrics, s, healthy, ready);
+}
+
 void run_stats_tick(struct run_stats *s)
 {
 	int64_t now = sc_mono_ns();
 
+	if (s->metrics && now - s->metrics_mono >= 250000000) {
+		s->metrics_mono = now;
+		publish_metrics(s, false);
+	}
 	if (s->interval > 0 && (double)(now - s->last_mono) >= s->interval * 1e9)
 		report(s, now, false);
 	if (s->progress && now - s->start_mono > 0) {
@@ -172,8 +214,8 @@ void run_stats_tick(struct run_stats *s)
 		if (now - last_draw < 200000000)
 			return;
 		last_draw = now;
-		fprintf(stderr, "\r\033[K%s: in %llu  out %llu  dlq %llu  e2e p99 %.1f ms",
-			s->role, (unsigned long long)s->in, (unsigned long long)s->out,
+		fprintf(stderr, "\r\033[K%s: in %llu  out %llu  dlq %llu  e2e p99 %.1f ms", s->role,
+			(unsigned long long)s->in, (unsigned long long)s->out,
 			(unsigned long long)s->deadletters, ms(hist_quantile(&s->e2e_all, 0.99)));
 		s->progress_drawn = true;
 	}
@@ -185,6 +227,8 @@ void run_stats_finish(struct run_stats *s)
 	double el = (double)(now - s->start_mono) / 1e9;
 
 	report(s, now, true);
+	if (s->metrics)
+		publish_metrics(s, true);
 	fprintf(stderr,
 		"%s: %llu in, %llu out, %llu stored, %llu duplicates refused, %llu dead letters "
 		"in %.2f s (%.0f/s); e2e latency p50 %.2f ms p99 %.2f ms max %.2f ms\n",
@@ -198,6 +242,8 @@ void run_stats_finish(struct run_stats *s)
 
 void run_stats_release(struct run_stats *s)
 {
+	metrics_stop(s->metrics);
+	s->metrics = NULL;
 	if (s->own_out && s->fout)
 		fclose(s->fout);
 	s->fout = NULL;
@@ -217,7 +263,7 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		if (*n > 0) {
 			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
 			int64_t left = deadline - sc_mono_ns();
-			if (left <= 0 || sc_stop_requested())
+			if (left <= 0)
 				return 0;
 			wait = left < 1000000 ? 0 : 1;
 		}
@@ -246,6 +292,17 @@ int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct
 		transport_msg_release(t, &msgs[i]);
 	}
 	return rc;
+}
+
+bool runtime_keep_consuming(struct transport *t, int64_t *drain_deadline)
+{
+	if (!sc_stop_requested())
+		return true;
+	if (transport_has(t, TRANSPORT_CAP_COMMIT))
+		return false;
+	if (!*drain_deadline)
+		*drain_deadline = sc_mono_ns() + 10 * 1000000000LL;
+	return sc_mono_ns() < *drain_deadline && transport_lag(t) > 0;
 }
 
 void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n)

@@ -25,6 +25,7 @@ struct sc_error;
 struct transport;
 struct transport_cfg;
 struct sc_msg;
+struct metrics;
 
 /* Install SIGINT/SIGTERM handlers: first one requests a stop, second exits at once. */
 void runtime_signals(void);
@@ -39,8 +40,8 @@ struct run_stats {
 	const char *role;
 	uint64_t in, out, stored, duplicates, deadletters, errors;
 	uint64_t bytes_in, bytes_out;
-	struct hist stage, e2e;           /* since the last report */
-	struct hist stage_all, e2e_all;   /* since the start */
+	struct hist stage, e2e;		/* since the last report */
+	struct hist stage_all, e2e_all; /* since the start */
 	int64_t start_mono, last_mono;
 	uint64_t last_in, last_out;
 	double interval;
@@ -49,6 +50,11 @@ struct run_stats {
 	bool progress;
 	bool progress_drawn;
 	struct transport *t;
+	/* --metrics: the endpoint, and what else /readyz needs (e.g. sink writable) */
+	struct metrics *metrics;
+	int64_t metrics_mono;
+	bool (*ready_fn)(void *ctx);
+	void *ready_ctx;
 };
 
 int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,
@@ -76,6 +82,13 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		       int idle_ms, size_t *n, runtime_handle_fn handle, void *ctx,
 		       struct sc_error *err);
 int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct sc_error *err);
+/*
+ * Should a consumer role keep polling?  Until a stop is requested, yes.
+ * After it, backends with TRANSPORT_CAP_COMMIT stop at once (what is not
+ * committed is redelivered); the others have acknowledged what they queued
+ * locally, so the role drains that queue (lag > 0), for at most 10 s.
+ */
+bool runtime_keep_consuming(struct transport *t, int64_t *drain_deadline);
 /* Release without committing (the input will be redelivered where the backend can). */
 void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n);
 

@@ -62,8 +62,8 @@ void sink_close(struct sink *s);
 
 struct verify_cfg {
 	const char *db_path;
-	long long expect;      /* >= 0: every source must hold seq 0..expect-1; -1: no tail check */
-	FILE *out;             /* the readable summary */
+	long long expect; /* >= 0: every source must hold seq 0..expect-1; -1: no tail check */
+	FILE *out;	  /* the readable summary */
 };
 
 /*

@@ -14,8 +14,8 @@
 #include <stdio.h>
 
 #define HIST_SUB_BITS 8
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_MAGS 40 /* up to 2^47 ns, about 39 hours */
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_MAGS     40 /* up to 2^47 ns, about 39 hours */
 
 struct hist {
 	uint64_t count;

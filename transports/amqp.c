@@ -6,10 +6,15 @@
  * amqp_conn.c, the publisher in amqp_pub.c, names and design in amqp_int.h.
  *
  * Broker URI: amqp://user:password@host:port/vhost, default
- * amqp://guest:guest@127.0.0.1:5672/ (an empty vhost means "/").  -X keys:
- * prefetch, heartbeat (s, default 60, 0 off), channel_max, frame_max,
+ * amqp://guest:guest@127.0.0.1:5672/ (an empty vhost means "/"), or
+ * amqps://... for TLS (default port 5671).  The password may also come from
+ * STREAMCTL_BROKER_PASSWORD or --password-file (transport_password()).  -X
+ * keys: prefetch, heartbeat (s, default 60, 0 off), channel_max, frame_max,
  * reconnect.timeout.ms (default 60000), confirm.window (default
- * cfg->inflight or 1000).
+ * cfg->inflight or 1000), and the TLS keys of transport.h: tls.ca (default
+ * $SSL_CERT_FILE or the system bundle), tls.cert + tls.key, tls.insecure.
+ * With TLS the broker's certificate and host name are verified unless
+ * tls.insecure=true.
  *
  * Consumer: basic.qos prefetch (cfg->prefetch, default 500) and one
  * basic.consume with manual ack per input stream, on channel 1 of the

@@ -9,7 +9,9 @@
 #include "amqp_int.h"
 #include "../src/error.h"
 
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,18 +61,46 @@ static int amqpb_check_props(const struct transport_cfg *cfg, struct sc_error *e
 		for (k = 0; amqpb_known_props[k]; k++)
 			if (strcmp(cfg->props[i].key, amqpb_known_props[k]) == 0)
 				break;
-		if (!amqpb_known_props[k])
+		if (!amqpb_known_props[k] && !transport_tls_key(cfg->props[i].key))
 			return sc_error_set(
 				err, SC_EINVAL,
 				"amqp: unknown -X key '%s' (known: prefetch, heartbeat, "
 				"channel_max, frame_max, reconnect.timeout.ms, "
-				"confirm.window)",
+				"confirm.window, tls.ca, tls.cert, tls.key, tls.insecure)",
 				cfg->props[i].key);
 	}
 	return 0;
 }
 
-static int amqpb_parse_uri(struct amqpb_opts *o, const char *uri, struct sc_error *err)
+/*
+ * The CA bundle when -X tls.ca is not given: rabbitmq-c does not load
+ * OpenSSL's default paths, so name the system bundle ($SSL_CERT_FILE, or
+ * the usual Debian, Red Hat and Alpine places).
+ */
+static void amqpb_default_ca(char *buf, size_t size)
+{
+	static const char *const bundles[] = {
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/cert.pem",
+		NULL,
+	};
+	const char *env = getenv("SSL_CERT_FILE");
+
+	buf[0] = '\0';
+	if (env && *env) {
+		sc_strlcpy(buf, env, size);
+		return;
+	}
+	for (size_t i = 0; bundles[i]; i++)
+		if (access(bundles[i], R_OK) == 0) {
+			sc_strlcpy(buf, bundles[i], size);
+			return;
+		}
+}
+
+static int amqpb_parse_uri(struct amqpb_opts *o, const struct transport_cfg *cfg, const char *uri,
+			   struct sc_error *err)
 {
 	struct amqp_connection_info info;
 	struct sc_uri u;
@@ -81,14 +111,10 @@ static int amqpb_parse_uri(struct amqpb_opts *o, const char *uri, struct sc_erro
 	rc = sc_uri_parse(uri, &u, err);
 	if (rc)
 		return sc_error_prefix(err, "amqp");
-	if (strcmp(u.scheme, "amqps") == 0)
-		return sc_error_set(err, SC_ENOTSUP,
-				    "amqp: broker uri '%s': amqps:// (TLS) is not supported yet",
-				    red);
-	if (strcmp(u.scheme, "amqp") != 0)
+	if (strcmp(u.scheme, "amqp") != 0 && strcmp(u.scheme, "amqps") != 0)
 		return sc_error_set(
 			err, SC_EINVAL,
-			"amqp: broker uri '%s': expected amqp://[user:password@]host[:port]"
+			"amqp: broker uri '%s': expected amqp[s]://[user:password@]host[:port]"
 			"[/vhost]",
 			red);
 	if (u.query)
@@ -105,9 +131,14 @@ static int amqpb_parse_uri(struct amqpb_opts *o, const char *uri, struct sc_erro
 	    sc_strlcpy(o->vhost, info.vhost, sizeof(o->vhost)) >= sizeof(o->vhost))
 		return sc_error_set(err, SC_EINVAL, "amqp: broker uri '%s': a field is too long",
 				    red);
+	rc = transport_password(cfg, "amqp", info.password, o->password, sizeof(o->password), err);
+	memset(copy, 0, sizeof(copy)); /* info's strings point into it, the password too */
+	if (rc < 0)
+		return rc;
 	/* "amqp://host/" names the empty vhost in the spec; nobody means that. */
 	if (!o->vhost[0])
 		sc_strlcpy(o->vhost, "/", sizeof(o->vhost));
+	o->tls = info.ssl != 0;
 	o->port = info.port;
 	snprintf(o->where, sizeof(o->where), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d", o->host,
 		 o->port);
@@ -141,9 +172,16 @@ int amqpb_opts_parse(struct amqpb_opts *o, const struct transport_cfg *cfg, stru
 		return sc_error_set(err, SC_EINVAL, "amqp: prefetch %ld exceeds 65535", prefetch);
 	if (channel_max == 1)
 		return sc_error_set(err, SC_EINVAL, "amqp: channel_max must be 0 or at least 2");
-	rc = amqpb_parse_uri(o, cfg->broker && *cfg->broker ? cfg->broker : AMQPB_DEFAULT_URI, err);
+	rc = amqpb_parse_uri(o, cfg, cfg->broker && *cfg->broker ? cfg->broker : AMQPB_DEFAULT_URI,
+			     err);
+	if (!rc)
+		rc = transport_tls_opts(cfg, "amqp", &o->tlsopt, err);
 	if (rc)
 		return rc;
+	if (o->tlsopt.ca)
+		sc_strlcpy(o->ca, o->tlsopt.ca, sizeof(o->ca));
+	else
+		amqpb_default_ca(o->ca, sizeof(o->ca));
 	if (sc_strlcpy(o->ns, cfg->ns && *cfg->ns ? cfg->ns : "streamctl", sizeof(o->ns)) >=
 	    sizeof(o->ns) - 32)
 		return sc_error_set(err, SC_EINVAL, "amqp: namespace '%s' is too long", cfg->ns);
@@ -344,6 +382,48 @@ static int amqpb_channel_open(struct amqpb_conn *c, amqp_channel_t ch, struct sc
 				 "%s: cannot open channel %u", c->what, ch);
 }
 
+/*
+ * A plain socket, or with amqps:// a TLS one that verifies the broker's
+ * certificate against o->ca and its host name (rabbitmq-c matches DNS
+ * names only: name the broker "localhost" rather than 127.0.0.1), unless
+ * -X tls.insecure=true.
+ */
+static int amqpb_socket_new(const struct amqpb_opts *o, struct amqpb_conn *c, amqp_socket_t **out,
+			    struct sc_error *err)
+{
+	amqp_socket_t *sock;
+	int status;
+
+	*out = NULL;
+	if (!o->tls) {
+		*out = amqp_tcp_socket_new(c->st);
+		return *out ? 0 : sc_error_set(err, SC_ENOMEM, "amqp: cannot create a socket");
+	}
+	sock = amqp_ssl_socket_new(c->st);
+	if (!sock)
+		return sc_error_set(err, SC_EIO, "amqp: cannot create a tls socket");
+	amqp_ssl_socket_set_verify_peer(sock, !o->tlsopt.insecure);
+	amqp_ssl_socket_set_verify_hostname(sock, !o->tlsopt.insecure);
+	if (o->ca[0] && !o->tlsopt.insecure) {
+		status = amqp_ssl_socket_set_cacert(sock, o->ca);
+		if (status != AMQP_STATUS_OK)
+			return sc_error_set(err, SC_EINVAL,
+					    "amqp: cannot load the CA file '%s': %s", o->ca,
+					    amqp_error_string2(status));
+	}
+	if (o->tlsopt.cert) {
+		status = amqp_ssl_socket_set_key(sock, o->tlsopt.cert, o->tlsopt.key);
+		if (status != AMQP_STATUS_OK)
+			return sc_error_set(err, SC_EINVAL,
+					    "amqp: cannot load the client certificate '%s' and key "
+					    "'%s': %s",
+					    o->tlsopt.cert, o->tlsopt.key,
+					    amqp_error_string2(status));
+	}
+	*out = sock;
+	return 0;
+}
+
 int amqpb_connect(const struct amqpb_opts *o, struct amqpb_conn *c, struct sc_error *err)
 {
 	struct timeval tv = {.tv_sec = AMQPB_CONNECT_TIMEOUT_S};
@@ -356,13 +436,26 @@ int amqpb_connect(const struct amqpb_opts *o, struct amqpb_conn *c, struct sc_er
 	c->st = amqp_new_connection();
 	if (!c->st)
 		return sc_error_set(err, SC_ENOMEM, "amqp: out of memory");
-	sock = amqp_tcp_socket_new(c->st);
-	if (!sock) {
+	rc = amqpb_socket_new(o, c, &sock, err);
+	if (rc) {
 		amqpb_conn_drop(c);
-		return sc_error_set(err, SC_ENOMEM, "amqp: cannot create a socket");
+		return rc;
 	}
 	status = amqp_socket_open_noblock(sock, o->host, o->port, &tv);
 	if (status != AMQP_STATUS_OK) {
+		if (status <= AMQP_STATUS_SSL_ERROR && status > _AMQP_STATUS_SSL_NEXT_VALUE) {
+			unsigned char ip[16];
+			const char *hint = o->tlsopt.ca ? "" : " (no -X tls.ca given)";
+			if (status == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED &&
+			    (inet_pton(AF_INET, o->host, ip) == 1 ||
+			     inet_pton(AF_INET6, o->host, ip) == 1))
+				hint = " (rabbitmq-c matches host names only: give the name in the "
+				       "certificate, e.g. localhost)";
+			amqpb_conn_drop(c);
+			return sc_error_set(err, SC_ECONN,
+					    "amqp: tls handshake with %s failed: %s%s", o->where,
+					    amqp_error_string2(status), hint);
+		}
 		if (status == AMQP_STATUS_SOCKET_ERROR)
 			amqpb_connect_reason(o, why, sizeof(why));
 		else if (status == AMQP_STATUS_TIMEOUT)

@@ -49,9 +49,12 @@ struct amqpb_opts {
 	char host[256];
 	int port;
 	char user[128];
-	char password[128];
+	char password[256];
 	char vhost[128];
-	char where[300]; /* "127.0.0.1:5672", for messages */
+	bool tls;		     /* amqps:// */
+	struct transport_tls tlsopt; /* -X tls.*, paths borrowed from cfg */
+	char ca[512];		     /* tls.ca, or the system bundle; "" if none found */
+	char where[300];	     /* "127.0.0.1:5672", for messages */
 	char ns[96];
 	char name[160]; /* connection_name shown by the broker */
 	int prefetch;

@@ -126,6 +126,9 @@ static int kafka_open(struct transport *t, const struct transport_cfg *cfg, stru
 	atomic_init(&k->last_probe_ns, 0);
 	atomic_init(&k->lag_cached, -1);
 	atomic_init(&k->lag_at_ns, 0);
+	atomic_init(&k->opened, false);
+	atomic_init(&k->conn_claim, 0);
+	atomic_init(&k->conn_fail, 0);
 	rc = kafka_parse_brokers(k, cfg->broker, err);
 	if (!rc)
 		rc = kafka_topic_names(k, err);
@@ -200,6 +203,7 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 	(void)rk;
 	if (!rkm->err) {
 		atomic_store(&k->brokers_down, false);
+		atomic_store(&k->opened, true);
 		return;
 	}
 	if (k->failed++ == 0)

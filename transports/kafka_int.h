@@ -40,6 +40,9 @@ struct kafka_priv {
 	struct transport *t;
 	const struct transport_cfg *cfg;
 	char brokers[1024];				/* bootstrap.servers */
+	bool tls;					/* kafkas:// */
+	char user[128];					/* from the URI, "" if none */
+	char password[256];				/* transport_password(), "" if none */
 	char topics[SC_STREAM__COUNT][KAFKA_TOPIC_MAX]; /* "" when no topic */
 	int partitions, replication;			/* for topic creation */
 
@@ -63,6 +66,11 @@ struct kafka_priv {
 	_Atomic int64_t last_probe_ns;
 	_Atomic int64_t lag_cached;
 	_Atomic int64_t lag_at_ns;
+	/* the first authentication or TLS failure librdkafka reported */
+	atomic_bool opened;    /* a broker answered once: later failures are printed */
+	atomic_int conn_claim; /* 1 once conn_reason is being written */
+	atomic_int conn_fail;  /* 0, SC_EAUTH or SC_ECONN (TLS) once conn_reason is set */
+	char conn_reason[KAFKA_REASON_MAX];
 };
 
 /* ---- kafka_setup.c ----------------------------------------------------- */
@@ -70,7 +78,9 @@ struct kafka_priv {
 /*
  * Parse cfg->broker ("kafka://h:p[,h:p...]" or a bare "h:p[,h:p...]",
  * default 127.0.0.1:9092; a missing port is 9092) into k->brokers.
- * 0 or -SC_EINVAL naming the problem.
+ * "kafkas://" means TLS; "[user[:password]@]" before the list gives SASL
+ * credentials (k->tls, k->user, k->password).  0 or -SC_EINVAL naming the
+ * problem.
  */
 int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *err);
 
@@ -94,6 +104,12 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out,
  */
 int kafka_ensure_topics(struct kafka_priv *k, rd_kafka_t *rk, const char *const *names, int n,
 			struct sc_error *err);
+
+/*
+ * The authentication or TLS failure librdkafka reported, as an error
+ * naming the user and the brokers; 0 when there was none.
+ */
+int kafka_conn_error(struct kafka_priv *k, struct sc_error *err);
 
 /* librdkafka error -> SC_E* code (positive). */
 int kafka_errcode(rd_kafka_resp_err_t e);

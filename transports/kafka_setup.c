@@ -32,8 +32,8 @@ static int kafka_add_broker(struct kafka_priv *k, const char *item, const char *
 		return sc_error_prefix(err, "kafka");
 	if (u.user)
 		return sc_error_set(err, SC_EINVAL,
-				    "kafka: broker uri '%s': credentials do not belong in the uri, "
-				    "use -X sasl.username=... -X sasl.password=...",
+				    "kafka: broker uri '%s': credentials go once, before the list: "
+				    "kafka[s]://user:password@host:port,host:port",
 				    shown);
 	if (u.path || u.query)
 		return sc_error_set(
@@ -47,6 +47,41 @@ static int kafka_add_broker(struct kafka_priv *k, const char *item, const char *
 	return 0;
 }
 
+/*
+ * Take "user[:password]@" off the front of list (in place) into k->user and
+ * k->password, percent-decoded like any URI's.  (A ',' in a password must
+ * be written %2C.)
+ */
+static int kafka_credentials(struct kafka_priv *k, char *list, const char *shown,
+			     struct sc_error *err)
+{
+	char *comma = strchr(list, ','), *at, tmp[512];
+	struct sc_uri u;
+	int rc = 0;
+
+	/* the last '@' of the first item: a password may hold an '@' */
+	at = memrchr(list, '@', comma ? (size_t)(comma - list) : strlen(list));
+	if (!at)
+		return 0;
+	*at = '\0';
+	if (!*list || *list == ':')
+		rc = sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': empty user", shown);
+	else if (snprintf(tmp, sizeof(tmp), "kafka://%s@h", list) >= (int)sizeof(tmp))
+		rc = sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': too long", shown);
+	else if (sc_uri_parse(tmp, &u, err))
+		rc = sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': bad user or password",
+				  shown);
+	else if (sc_strlcpy(k->user, u.user, sizeof(k->user)) >= sizeof(k->user) ||
+		 sc_strlcpy(k->password, u.password ? u.password : "", sizeof(k->password)) >=
+			 sizeof(k->password))
+		rc = sc_error_set(err, SC_EINVAL,
+				  "kafka: broker uri '%s': user or password too long", shown);
+	memset(tmp, 0, sizeof(tmp));
+	memset(&u, 0, sizeof(u));
+	memmove(list, at + 1, strlen(at + 1) + 1);
+	return rc;
+}
+
 int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *err)
 {
 	char shown[512], list[1024];
@@ -58,12 +93,18 @@ int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *
 	if (!uri || !*uri)
 		uri = KAFKA_DEFAULT_BROKERS;
 	sc_uri_redact(uri, shown, sizeof(shown));
+	k->tls = false;
+	k->user[0] = k->password[0] = '\0';
 	p = strstr(uri, "://");
 	if (p) {
-		if ((size_t)(p - uri) != 5 || strncmp(uri, "kafka", 5) != 0)
+		size_t n = (size_t)(p - uri);
+		if (n == 6 && strncmp(uri, "kafkas", 6) == 0)
+			k->tls = true;
+		else if (n != 5 || strncmp(uri, "kafka", 5) != 0)
 			return sc_error_set(
 				err, SC_EINVAL,
-				"kafka: broker uri '%s': expected kafka://host:port[,host:port...]",
+				"kafka: broker uri '%s': expected kafka://host:port[,host:port...] "
+				"or kafkas://... (TLS), each with an optional user:password@",
 				shown);
 		p += 3;
 	} else {
@@ -72,6 +113,9 @@ int kafka_parse_brokers(struct kafka_priv *k, const char *uri, struct sc_error *
 	if (strlen(p) >= sizeof(list))
 		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': too long", shown);
 	memcpy(list, p, strlen(p) + 1);
+	rc = kafka_credentials(k, list, shown, err);
+	if (rc)
+		return rc;
 	if (!*list || list[strlen(list) - 1] == ',')
 		return sc_error_set(err, SC_EINVAL, "kafka: broker uri '%s': empty host in list",
 				    shown);
@@ -114,6 +158,35 @@ int kafka_topic_names(struct kafka_priv *k, struct sc_error *err)
 /* ---- callbacks --------------------------------------------------------- */
 
 /*
+ * Keep the first authentication or TLS failure.  Before any broker answered
+ * it becomes the error of the call that waited (kafka_conn_error); after
+ * that it is printed once.
+ */
+static void kafka_conn_failed(struct kafka_priv *k, int code, const char *reason)
+{
+	const char *r = reason, *colon, *tail;
+	int zero = 0;
+
+	if (!k || !atomic_compare_exchange_strong(&k->conn_claim, &zero, 1))
+		return;
+	/*
+	 * Drop librdkafka's prefixes ("[thrd:...]: ", "<proto>://<host>:<port>/<id>: ")
+	 * and its " (after N ms in state X)": our message names the brokers.
+	 */
+	while ((colon = strstr(r, ": ")) &&
+	       (r[0] == '[' || memmem(r, (size_t)(colon - r), "://", 3)))
+		r = colon + 2;
+	tail = strstr(r, " (after ");
+	snprintf(k->conn_reason, sizeof(k->conn_reason), "%.*s",
+		 (int)(tail ? (size_t)(tail - r) : strlen(r)), r);
+	atomic_store(&k->conn_fail, code);
+	if (atomic_load(&k->opened))
+		fprintf(stderr, "kafka: %s: %s\n",
+			code == SC_EAUTH ? "authentication failed" : "tls handshake failed",
+			k->conn_reason);
+}
+
+/*
  * librdkafka's own log, warnings and worse only.  The same -X list is given
  * to the producer and the consumer of one transport, so "X is a consumer
  * property and will be ignored by this producer instance" is expected and
@@ -121,12 +194,43 @@ int kafka_topic_names(struct kafka_priv *k, struct sc_error *err)
  */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	(void)rk;
 	if (level > 4)
 		return;
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))
 		return;
+	/*
+	 * A refused login or TLS handshake: error_cb would only hear of it from
+	 * rd_kafka_poll(), which nobody calls while we wait for metadata.
+	 */
+	if (strcmp(fac, "FAIL") == 0) {
+		if (strstr(buf, "SASL authentication error")) {
+			kafka_conn_failed(rd_kafka_opaque(rk), SC_EAUTH, buf);
+			return;
+		}
+		if (strstr(buf, "SSL handshake failed") || strstr(buf, "state SSL_HANDSHAKE")) {
+			kafka_conn_failed(rd_kafka_opaque(rk), SC_ECONN, buf);
+			return;
+		}
+	}
 	fprintf(stderr, "kafka: %s: %s\n", fac, buf);
+}
+
+int kafka_conn_error(struct kafka_priv *k, struct sc_error *err)
+{
+	int code = atomic_load(&k->conn_fail);
+
+	if (code == SC_EAUTH)
+		return sc_error_set(err, SC_EAUTH,
+				    "kafka: authentication refused for user '%s' at %s: %s",
+				    k->user[0] ? k->user : "(none)", k->brokers, k->conn_reason);
+	if (code)
+		return sc_error_set(err, code, "kafka: tls handshake with %s failed: %s%s",
+				    k->brokers, k->conn_reason,
+				    transport_prop(k->cfg, "tls.ca") ||
+						    transport_prop(k->cfg, "ssl.ca.location")
+					    ? ""
+					    : " (no -X tls.ca given)");
+	return 0;
 }
 
 /*
@@ -142,16 +246,16 @@ static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaq
 	(void)rk;
 	switch (e) {
 	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-		if (!atomic_exchange(&k->brokers_down, true))
+		/* after a refused login or handshake that error says it all */
+		if (!atomic_exchange(&k->brokers_down, true) && !atomic_load(&k->conn_fail))
 			fprintf(stderr, "kafka: all brokers are down: %s\n", reason);
 		break;
 	case RD_KAFKA_RESP_ERR__FATAL:
 		atomic_store(&k->fatal, true);
 		fprintf(stderr, "kafka: fatal error: %s\n", reason);
 		break;
-	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-		fprintf(stderr, "kafka: authentication failed: %s\n", reason);
-		break;
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION: kafka_conn_failed(k, SC_EAUTH, reason); break;
+	case RD_KAFKA_RESP_ERR__SSL: kafka_conn_failed(k, SC_ECONN, reason); break;
 	default: break;
 	}
 }
@@ -175,6 +279,58 @@ static int kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value, 
 		return sc_error_set(err, SC_EINVAL, "kafka: -X %s=%s: %s", key,
 				    kafka_secret_key(key) ? "***" : value, errstr);
 	return sc_error_set(err, SC_EINVAL, "kafka: cannot set %s=%s: %s", key, value, errstr);
+}
+
+/*
+ * What the URI and the common options say about security, before -X (which
+ * wins): kafkas:// is security.protocol SSL, SASL_SSL with a user (kafka://
+ * with a user: SASL_PLAINTEXT); a user means sasl.mechanism PLAIN with
+ * sasl.username and sasl.password (the password from transport_password(),
+ * also used with -X sasl.username alone); -X tls.ca, tls.cert, tls.key and
+ * tls.insecure become ssl.ca.location, ssl.certificate.location,
+ * ssl.key.location and no certificate or host name verification.
+ */
+static int kafka_conf_security(struct kafka_priv *k, rd_kafka_conf_t *conf, struct sc_error *err)
+{
+	const struct transport_cfg *cfg = k->cfg;
+	struct transport_tls tls;
+	const char *user = k->user[0] ? k->user : transport_prop(cfg, "sasl.username");
+	int rc;
+
+	rc = transport_tls_opts(cfg, "kafka", &tls, err);
+	if (rc)
+		return rc;
+	rc = transport_password(cfg, "kafka", k->password, k->password, sizeof(k->password), err);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && (!user || !*user))
+		return sc_error_set(err, SC_EINVAL,
+				    "kafka: a password but no user: give kafka[s]://USER@host:port "
+				    "or -X sasl.username=USER");
+	rc = 0;
+	if (k->tls || k->user[0])
+		rc = kafka_set(conf, "security.protocol",
+			       k->tls ? (k->user[0] ? "SASL_SSL" : "SSL") : "SASL_PLAINTEXT", false,
+			       err);
+	if (!rc && k->user[0])
+		rc = kafka_set(conf, "sasl.mechanism", "PLAIN", false, err);
+	if (!rc && k->user[0])
+		rc = kafka_set(conf, "sasl.username", k->user, false, err);
+	if (!rc && k->password[0])
+		rc = kafka_set(conf, "sasl.password", k->password, false, err);
+	if (!rc && tls.ca)
+		rc = kafka_set(conf, "ssl.ca.location", tls.ca, true, err);
+	if (!rc && tls.cert)
+		rc = kafka_set(conf, "ssl.certificate.location", tls.cert, true, err);
+	if (!rc && tls.key)
+		rc = kafka_set(conf, "ssl.key.location", tls.key, true, err);
+	if (!rc)
+		rc = kafka_set(conf, "enable.ssl.certificate.verification",
+			       tls.insecure ? "false" : "true", false, err);
+	if (!rc)
+		rc = kafka_set(conf, "ssl.endpoint.identification.algorithm",
+			       tls.insecure ? "none" : "https", false, err);
+	return rc;
 }
 
 int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, struct sc_error *err)
@@ -218,9 +374,12 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 			rc = kafka_set(conf, "queue.buffering.max.messages", num, false, err);
 		}
 	}
+	if (!rc)
+		rc = kafka_conf_security(k, conf, err);
 	for (size_t i = 0; !rc && i < cfg->nprops; i++)
-		rc = kafka_set(conf, cfg->props[i].key,
-			       cfg->props[i].value ? cfg->props[i].value : "", true, err);
+		if (!transport_tls_key(cfg->props[i].key))
+			rc = kafka_set(conf, cfg->props[i].key,
+				       cfg->props[i].value ? cfg->props[i].value : "", true, err);
 	if (rc)
 		goto destroy;
 	*out = conf;
@@ -264,12 +423,23 @@ int kafka_errcode(rd_kafka_resp_err_t e)
  * could make a broker with auto.create.topics.enable create them with its
  * own partition count.
  */
-static rd_kafka_resp_err_t kafka_present(rd_kafka_t *rk, const char *const *names, int n,
-					 bool *present, int timeout_ms)
+static rd_kafka_resp_err_t kafka_present(struct kafka_priv *k, rd_kafka_t *rk,
+					 const char *const *names, int n, bool *present,
+					 int timeout_ms)
 {
 	const struct rd_kafka_metadata *md;
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+	rd_kafka_resp_err_t e;
 
+	/* in slices: a refused login or TLS handshake ends the wait at once */
+	for (;;) {
+		int slice = timeout_ms < 500 ? timeout_ms : 500;
+		e = rd_kafka_metadata(rk, 1, NULL, &md, slice);
+		timeout_ms -= slice;
+		if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+			break;
+		if (timeout_ms <= 0 || atomic_load(&k->conn_fail) || sc_stop_requested())
+			break;
+	}
 	if (e)
 		return e;
 	for (int i = 0; i < n; i++) {
@@ -362,11 +532,14 @@ int kafka_ensure_topics(struct kafka_priv *k, rd_kafka_t *rk, const char *const 
 		return 0;
 	if (n > SC_STREAM__COUNT)
 		n = SC_STREAM__COUNT;
-	e = kafka_present(rk, names, n, present, 10000);
+	e = kafka_present(k, rk, names, n, present, 10000);
+	if (e && kafka_conn_error(k, err))
+		return -err->code;
 	if (e)
 		return sc_error_set(err, kafka_errcode(e) == SC_EIO ? SC_ECONN : kafka_errcode(e),
 				    "kafka: cannot reach a broker at %s: %s", k->brokers,
 				    rd_kafka_err2str(e));
+	atomic_store(&k->opened, true);
 	for (int i = 0; i < n; i++)
 		missing += !present[i];
 	if (!missing)
@@ -378,7 +551,7 @@ int kafka_ensure_topics(struct kafka_priv *k, rd_kafka_t *rk, const char *const 
 	for (int tries = 0; tries < 50; tries++) {
 		struct timespec ts = {0, 200 * 1000000L};
 
-		e = kafka_present(rk, names, n, present, 2000);
+		e = kafka_present(k, rk, names, n, present, 2000);
 		missing = 0;
 		for (int i = 0; !e && i < n; i++)
 			missing += !present[i];

@@ -25,9 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PIPE_HDR 8
-#define PIPE_WBUF (64 * 1024)
-#define PIPE_RBUF (256 * 1024)
+#define PIPE_HDR	 8
+#define PIPE_WBUF	 (64 * 1024)
+#define PIPE_RBUF	 (256 * 1024)
 #define PIPE_DEFAULT_MAX (16u * 1024 * 1024)
 
 struct pipe_priv {
@@ -82,8 +82,7 @@ static int write_all(struct pipe_priv *p, const unsigned char *buf, size_t len,
 			if (errno == EPIPE)
 				return sc_error_set(err, SC_EIO,
 						    "pipe: downstream closed the pipe");
-			return sc_error_set(err, SC_EIO, "pipe: write failed: %s",
-					    strerror(errno));
+			return sc_error_set(err, SC_EIO, "pipe: write failed: %s", strerror(errno));
 		}
 		buf += n;
 		len -= (size_t)n;
@@ -113,8 +112,8 @@ static int pipe_publish(struct transport *t, const struct sc_msg *m, struct sc_e
 	if (!p->wbuf)
 		return sc_error_set(err, SC_EINVAL, "pipe: no output");
 	if (m->len > p->max || m->len > UINT32_MAX)
-		return sc_error_set(err, SC_ETOOBIG, "pipe: frame of %zu bytes exceeds %zu",
-				    m->len, p->max);
+		return sc_error_set(err, SC_ETOOBIG, "pipe: frame of %zu bytes exceeds %zu", m->len,
+				    p->max);
 	hdr[0] = 'S';
 	hdr[1] = 'C';
 	hdr[2] = (unsigned char)m->stream;
@@ -153,7 +152,7 @@ static bool header_ok(const struct pipe_priv *p, const unsigned char *h)
 /* Read more input into rbuf, waiting at most timeout_ms; 1 got bytes, 0 timeout, <0 error. */
 static int fill(struct pipe_priv *p, size_t need, int timeout_ms, struct sc_error *err)
 {
-	struct pollfd pfd = { .fd = p->in_fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = p->in_fd, .events = POLLIN};
 	ssize_t n;
 	int rc;
 
@@ -175,15 +174,17 @@ static int fill(struct pipe_priv *p, size_t need, int timeout_ms, struct sc_erro
 	}
 	rc = poll(&pfd, 1, timeout_ms);
 	if (rc < 0)
-		return errno == EINTR ? 0 : sc_error_set(err, SC_EIO, "pipe: poll: %s",
-							 strerror(errno));
+		return errno == EINTR
+			       ? 0
+			       : sc_error_set(err, SC_EIO, "pipe: poll: %s", strerror(errno));
 	if (rc == 0)
 		return 0;
 	n = read(p->in_fd, p->rbuf + p->rlen, p->rcap - p->rlen);
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN
 			       ? 0
-			       : sc_error_set(err, SC_EIO, "pipe: read failed: %s", strerror(errno));
+			       : sc_error_set(err, SC_EIO, "pipe: read failed: %s",
+					      strerror(errno));
 	if (n == 0)
 		p->eof = true;
 	p->rlen += (size_t)n;
@@ -255,9 +256,10 @@ static int pipe_poll(struct transport *t, struct sc_msg *out, int timeout_ms, st
 		wait = (int)((deadline - sc_mono_ns()) / 1000000);
 		if (wait < 0)
 			wait = 0;
-		rc = fill(p, avail >= PIPE_HDR && header_ok(p, p->rbuf + p->rpos)
-				     ? PIPE_HDR + frame_len(p->rbuf + p->rpos)
-				     : 4096,
+		rc = fill(p,
+			  avail >= PIPE_HDR && header_ok(p, p->rbuf + p->rpos)
+				  ? PIPE_HDR + frame_len(p->rbuf + p->rpos)
+				  : 4096,
 			  wait, err);
 		if (rc < 0)
 			return rc;
@@ -269,7 +271,7 @@ static int pipe_poll(struct transport *t, struct sc_msg *out, int timeout_ms, st
 static void pipe_release(struct transport *t, struct sc_msg *m)
 {
 	(void)t;
-	(void)m;   /* payload points into the read buffer, valid until the next poll */
+	(void)m; /* payload points into the read buffer, valid until the next poll */
 }
 
 static void pipe_close(struct transport *t)

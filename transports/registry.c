@@ -9,13 +9,11 @@
 extern const struct transport_ops transport_pipe;
 extern const struct transport_ops transport_kafka;
 extern const struct transport_ops transport_amqp;
+extern const struct transport_ops transport_mqtt;
 
 const struct transport_ops *const transport_backends[] = {
-	&transport_pipe,
-	&transport_kafka,
-	&transport_amqp,
-	NULL,
+	&transport_pipe, &transport_kafka, &transport_amqp, &transport_mqtt, NULL,
 };
 
 /* Every name a user may give, built in or not, for clear errors. */
-const char *const transport_known_names[] = { "pipe", "kafka", "amqp", "mqtt", NULL };
+const char *const transport_known_names[] = {"pipe", "kafka", "amqp", "mqtt", NULL};

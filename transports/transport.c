@@ -5,9 +5,11 @@
 #include "transport.h"
 #include "../src/error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const char *const transport_known_names[];
 
@@ -37,12 +39,12 @@ static int check_one(const struct transport_ops *o, struct sc_error *err)
 		bool present;
 		const char *what;
 	} rules[] = {
-		{ TRANSPORT_CAP_PUBLISH, o->publish != NULL, "publish" },
-		{ TRANSPORT_CAP_PUBLISH, o->flush != NULL, "flush" },
-		{ TRANSPORT_CAP_CONSUME, o->poll != NULL, "poll" },
-		{ TRANSPORT_CAP_CONSUME, o->release != NULL, "release" },
-		{ TRANSPORT_CAP_COMMIT, o->commit != NULL, "commit" },
-		{ TRANSPORT_CAP_LAG, o->lag != NULL, "lag" },
+		{TRANSPORT_CAP_PUBLISH, o->publish != NULL, "publish"},
+		{TRANSPORT_CAP_PUBLISH, o->flush != NULL, "flush"},
+		{TRANSPORT_CAP_CONSUME, o->poll != NULL, "poll"},
+		{TRANSPORT_CAP_CONSUME, o->release != NULL, "release"},
+		{TRANSPORT_CAP_COMMIT, o->commit != NULL, "commit"},
+		{TRANSPORT_CAP_LAG, o->lag != NULL, "lag"},
 	};
 
 	if (!o->name || !o->open || !o->close)
@@ -51,11 +53,11 @@ static int check_one(const struct transport_ops *o, struct sc_error *err)
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		bool has_cap = (o->caps & rules[i].cap) != 0;
 		if (has_cap != rules[i].present)
-			return sc_error_set(err, SC_EINVAL,
-					    "transport %s: method %s is %s but its capability is %s",
-					    o->name, rules[i].what,
-					    rules[i].present ? "set" : "missing",
-					    has_cap ? "declared" : "absent");
+			return sc_error_set(
+				err, SC_EINVAL,
+				"transport %s: method %s is %s but its capability is %s", o->name,
+				rules[i].what, rules[i].present ? "set" : "missing",
+				has_cap ? "declared" : "absent");
 	}
 	return 0;
 }
@@ -212,8 +214,35 @@ const char *transport_prop(const struct transport_cfg *cfg, const char *key)
 
 	for (size_t i = 0; i < cfg->nprops; i++)
 		if (strcmp(cfg->props[i].key, key) == 0)
-			v = cfg->props[i].value;   /* the last one wins */
+			v = cfg->props[i].value; /* the last one wins */
 	return v;
+}
+
+static int sc_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode s in place; a '%' not followed by two hex digits stays. */
+static void sc_uri_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '%' && sc_hex(s[1]) >= 0 && sc_hex(s[2]) >= 0) {
+			*w++ = (char)(sc_hex(s[1]) * 16 + sc_hex(s[2]));
+			s += 2;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
 }
 
 int sc_uri_parse(const char *uri, struct sc_uri *u, struct sc_error *err)
@@ -264,7 +293,7 @@ int sc_uri_parse(const char *uri, struct sc_uri *u, struct sc_error *err)
 	}
 	u->host = p;
 	u->port = 0;
-	if (*p == '[') {   /* [v6]:port */
+	if (*p == '[') { /* [v6]:port */
 		hostend = strchr(p, ']');
 		if (!hostend)
 			return sc_error_set(err, SC_EINVAL, "broker uri '%s': unclosed '['", red);
@@ -286,27 +315,166 @@ int sc_uri_parse(const char *uri, struct sc_uri *u, struct sc_error *err)
 	}
 	if (!*u->host)
 		return sc_error_set(err, SC_EINVAL, "broker uri '%s': no host", red);
+	if (u->user)
+		sc_uri_unescape(u->user);
+	if (u->password)
+		sc_uri_unescape(u->password);
 	return 0;
 }
 
+/* Append n bytes of s to buf (size), truncating; *len counts what fits. */
+static void sc_append(char *buf, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (*len + 1 >= size)
+		return;
+	if (n > size - 1 - *len)
+		n = size - 1 - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
+/*
+ * Every "user:password@" of the authority is redacted, also in a
+ * comma-separated host list (kafka://u:p@h1,h2); the last '@' of an item
+ * ends its user information, as in sc_uri_parse().
+ */
 void sc_uri_redact(const char *uri, char *buf, size_t size)
 {
-	const char *s = strstr(uri, "://"), *at, *colon, *end;
+	const char *s = strstr(uri, "://"), *seg, *end;
+	size_t len = 0;
 
+	if (!size)
+		return;
+	buf[0] = '\0';
 	if (!s) {
 		sc_strlcpy(buf, uri, size);
 		return;
 	}
-	end = strpbrk(s + 3, "/?");
-	at = strchr(s + 3, '@');
-	if (!at || (end && at > end)) {
-		sc_strlcpy(buf, uri, size);
-		return;
+	seg = s + 3;
+	end = seg + strcspn(seg, "/?");
+	sc_append(buf, size, &len, uri, (size_t)(seg - uri));
+	while (seg <= end) {
+		const char *segend = memchr(seg, ',', (size_t)(end - seg)), *at, *colon = NULL;
+
+		if (!segend)
+			segend = end;
+		at = memrchr(seg, '@', (size_t)(segend - seg));
+		if (at)
+			colon = memchr(seg, ':', (size_t)(at - seg));
+		if (colon) {
+			sc_append(buf, size, &len, seg, (size_t)(colon + 1 - seg));
+			sc_append(buf, size, &len, "***", 3);
+			sc_append(buf, size, &len, at, (size_t)(segend - at));
+		} else {
+			sc_append(buf, size, &len, seg, (size_t)(segend - seg));
+		}
+		if (segend == end)
+			break;
+		sc_append(buf, size, &len, ",", 1);
+		seg = segend + 1;
 	}
-	colon = memchr(s + 3, ':', (size_t)(at - (s + 3)));
-	if (!colon) {
-		sc_strlcpy(buf, uri, size);
-		return;
+	sc_append(buf, size, &len, end, strlen(end));
+}
+
+/* ---- credentials and TLS ------------------------------------------------ */
+
+int transport_password(const struct transport_cfg *cfg, const char *backend,
+		       const char *uri_password, char *buf, size_t size, struct sc_error *err)
+{
+	const char *path = cfg->password_file;
+	FILE *f;
+	size_t n;
+
+	if (path && *path) {
+		f = fopen(path, "r");
+		if (!f)
+			return sc_error_set(err, errno == ENOENT ? SC_ENOENT : SC_EINVAL,
+					    "%s: password file '%s': %s", backend, path,
+					    strerror(errno));
+		if (!fgets(buf, (int)size, f))
+			buf[0] = '\0';
+		n = strcspn(buf, "\r\n");
+		if (!buf[n] && !feof(f) && n + 1 >= size) {
+			fclose(f);
+			memset(buf, 0, size);
+			return sc_error_set(err, SC_EINVAL,
+					    "%s: password file '%s': the first line is longer than "
+					    "%zu bytes",
+					    backend, path, size - 1);
+		}
+		fclose(f);
+		buf[n] = '\0';
+		if (!n)
+			return sc_error_set(err, SC_EINVAL,
+					    "%s: password file '%s': the first line is empty",
+					    backend, path);
+		return 1;
 	}
-	snprintf(buf, size, "%.*s:***%s", (int)(colon - uri), uri, at);
+	if (cfg->password && *cfg->password)
+		uri_password = cfg->password;
+	if (!uri_password || !*uri_password) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (uri_password == buf) /* the caller's buffer already holds the URI's */
+		return strlen(buf) < size
+			       ? 1
+			       : sc_error_set(err, SC_EINVAL, "%s: bad password", backend);
+	if (sc_strlcpy(buf, uri_password, size) >= size) {
+		memset(buf, 0, size);
+		return sc_error_set(err, SC_EINVAL, "%s: the password is longer than %zu bytes",
+				    backend, size - 1);
+	}
+	return 1;
+}
+
+static const char *const transport_tls_keys[] = {"tls.ca", "tls.cert", "tls.key", "tls.insecure",
+						 NULL};
+
+bool transport_tls_key(const char *key)
+{
+	for (size_t i = 0; transport_tls_keys[i]; i++)
+		if (strcmp(key, transport_tls_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
+		       struct transport_tls *out, struct sc_error *err)
+{
+	const char *v = transport_prop(cfg, "tls.insecure");
+
+	memset(out, 0, sizeof(*out));
+	if (v) {
+		if (!strcmp(v, "true") || !strcmp(v, "1"))
+			out->insecure = true;
+		else if (strcmp(v, "false") && strcmp(v, "0"))
+			return sc_error_set(err, SC_EINVAL,
+					    "%s: -X tls.insecure=%s: expected true or false",
+					    backend, v);
+	}
+	out->ca = transport_prop(cfg, "tls.ca");
+	out->cert = transport_prop(cfg, "tls.cert");
+	out->key = transport_prop(cfg, "tls.key");
+	if (out->ca && !*out->ca)
+		out->ca = NULL;
+	if (out->cert && !*out->cert)
+		out->cert = NULL;
+	if (out->key && !*out->key)
+		out->key = NULL;
+	if (!out->cert != !out->key)
+		return sc_error_set(err, SC_EINVAL,
+				    "%s: -X tls.cert and -X tls.key go together (a client "
+				    "certificate and its key)",
+				    backend);
+	for (size_t i = 0; i < 3; i++) {
+		const char *key = transport_tls_keys[i];
+		const char *path = transport_prop(cfg, key);
+		if (path && *path && access(path, R_OK) != 0)
+			return sc_error_set(err, errno == ENOENT ? SC_ENOENT : SC_EINVAL,
+					    "%s: -X %s=%s: %s", backend, key, path,
+					    strerror(errno));
+	}
+	return 0;
 }

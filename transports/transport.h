@@ -41,30 +41,30 @@ struct sc_error;
 /* ---- capabilities ------------------------------------------------------ */
 
 enum transport_cap {
-	TRANSPORT_CAP_PUBLISH = 1u << 0,  /* publish() and flush() exist */
-	TRANSPORT_CAP_CONSUME = 1u << 1,  /* poll() exists */
-	TRANSPORT_CAP_COMMIT = 1u << 2,   /* commit() exists: uncommitted input is redelivered */
-	TRANSPORT_CAP_CONFIRM = 1u << 3,  /* flush() means the broker has the messages */
-	TRANSPORT_CAP_REPLAY = 1u << 4,   /* the log keeps consumed messages (re-readable) */
-	TRANSPORT_CAP_GROUPS = 1u << 5,   /* several consumers split one stream */
-	TRANSPORT_CAP_LAG = 1u << 6,      /* lag() exists */
+	TRANSPORT_CAP_PUBLISH = 1u << 0, /* publish() and flush() exist */
+	TRANSPORT_CAP_CONSUME = 1u << 1, /* poll() exists */
+	TRANSPORT_CAP_COMMIT = 1u << 2,	 /* commit() exists: uncommitted input is redelivered */
+	TRANSPORT_CAP_CONFIRM = 1u << 3, /* flush() means the broker has the messages */
+	TRANSPORT_CAP_REPLAY = 1u << 4,	 /* the log keeps consumed messages (re-readable) */
+	TRANSPORT_CAP_GROUPS = 1u << 5,	 /* several consumers split one stream */
+	TRANSPORT_CAP_LAG = 1u << 6,	 /* lag() exists */
 };
 
 /* ---- message ----------------------------------------------------------- */
 
 enum sc_msg_flags {
-	SC_MSG_MALFORMED = 1u << 0,  /* the transport could not frame it: see msg.error */
-	SC_MSG_REDELIVERED = 1u << 1,/* the broker says it may have been seen before */
+	SC_MSG_MALFORMED = 1u << 0,   /* the transport could not frame it: see msg.error */
+	SC_MSG_REDELIVERED = 1u << 1, /* the broker says it may have been seen before */
 };
 
 struct sc_msg {
-	enum sc_stream stream;     /* logical stream it is published to / came from */
+	enum sc_stream stream; /* logical stream it is published to / came from */
 	const void *payload;
 	size_t len;
-	const char *key;           /* partition / routing key, NUL-terminated; may be NULL */
-	int64_t timestamp_ns;      /* event time (Kafka message timestamp), 0 if none */
-	unsigned int flags;        /* SC_MSG_* */
-	const char *error;         /* with SC_MSG_MALFORMED: the reason */
+	const char *key;      /* partition / routing key, NUL-terminated; may be NULL */
+	int64_t timestamp_ns; /* event time (Kafka message timestamp), 0 if none */
+	unsigned int flags;   /* SC_MSG_* */
+	const char *error;    /* with SC_MSG_MALFORMED: the reason */
 	/* consumer side, owned by the backend until transport_msg_release() */
 	void *handle;
 	uint64_t token;
@@ -78,23 +78,26 @@ struct sc_kv {
 };
 
 struct transport_cfg {
-	const char *broker;         /* URI; NULL or "" means the backend's local default */
-	const char *ns;             /* namespace prefix of every topic/queue/group */
-	const char *role;           /* "generate", "process", "sink", "bench": names the group */
-	const char *client_id;      /* stable id of this instance (MQTT session, Kafka client.id) */
-	const char *group;          /* consumer group / shared subscription; NULL: "<ns>.<role>" */
-	unsigned int inputs;        /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
+	const char *broker;	    /* URI; NULL or "" means the backend's local default */
+	const char *ns;		    /* namespace prefix of every topic/queue/group */
+	const char *role;	    /* "generate", "process", "sink", "bench": names the group */
+	const char *client_id;	    /* stable id of this instance (MQTT session, Kafka client.id) */
+	const char *group;	    /* consumer group / shared subscription; NULL: "<ns>.<role>" */
+	unsigned int inputs;	    /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
 	const char *external_topic; /* with SC_STREAM_EXTERNAL: the foreign topic to read */
-	size_t max_msg_bytes;       /* larger messages are refused (publish) or dead-lettered (poll) */
-	int partitions;             /* topic creation: partitions (Kafka), <= 0: backend default */
-	int replication;            /* topic creation: replication factor, <= 0: backend default */
-	int qos;                    /* MQTT QoS 0/1/2, < 0: default 1 */
-	int prefetch;               /* AMQP basic.qos / MQTT receive maximum, <= 0: default */
-	int inflight;               /* max unconfirmed publishes, <= 0: backend default */
-	bool quorum;                /* AMQP: declare quorum queues */
-	int in_fd, out_fd;          /* pipe: file descriptors (default 0 and 1) */
-	const struct sc_kv *props;  /* -X key=value, passed to the client library */
+	size_t max_msg_bytes; /* larger messages are refused (publish) or dead-lettered (poll) */
+	int partitions;	      /* topic creation: partitions (Kafka), <= 0: backend default */
+	int replication;      /* topic creation: replication factor, <= 0: backend default */
+	int qos;	      /* MQTT QoS 0/1/2, < 0: default 1 */
+	int prefetch;	      /* AMQP basic.qos / MQTT receive maximum, <= 0: default */
+	int inflight;	      /* max unconfirmed publishes, <= 0: backend default */
+	bool quorum;	      /* AMQP: declare quorum queues */
+	int in_fd, out_fd;    /* pipe: file descriptors (default 0 and 1) */
+	const struct sc_kv *props; /* -X key=value, passed to the client library */
 	size_t nprops;
+	/* credentials beside the URI's user:password@ (see transport_password()) */
+	const char *password;	   /* overrides the URI's password; NULL: none */
+	const char *password_file; /* its first line overrides both; NULL: none */
 };
 
 /* ---- vtable ------------------------------------------------------------ */
@@ -103,9 +106,9 @@ struct transport;
 
 struct transport_ops {
 	const char *name;
-	const char *summary;   /* one line for --help */
-	unsigned int caps;     /* TRANSPORT_CAP_* */
-	size_t priv_size;      /* the core allocates (zeroed) t->priv of this size */
+	const char *summary; /* one line for --help */
+	unsigned int caps;   /* TRANSPORT_CAP_* */
+	size_t priv_size;    /* the core allocates (zeroed) t->priv of this size */
 	int (*open)(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err);
 	int (*publish)(struct transport *t, const struct sc_msg *m, struct sc_error *err);
 	/* 1: got a message, 0: none within timeout, -SC_EOF: input ended, <0: error */
@@ -123,17 +126,17 @@ struct transport_ops {
 };
 
 struct transport_counters {
-	uint64_t published;   /* publish() calls that succeeded */
+	uint64_t published; /* publish() calls that succeeded */
 	uint64_t publish_errors;
-	uint64_t polled;      /* messages handed out by poll() */
+	uint64_t polled; /* messages handed out by poll() */
 	uint64_t committed;
-	uint64_t retries;     /* reconnects, re-sends (backends add to it) */
+	uint64_t retries; /* reconnects, re-sends (backends add to it) */
 };
 
 struct transport {
 	const struct transport_ops *ops;
 	void *priv;
-	struct transport_cfg cfg;   /* copy; strings borrowed from the caller */
+	struct transport_cfg cfg; /* copy; strings borrowed from the caller */
 	struct transport_counters counters;
 };
 
@@ -179,8 +182,9 @@ const char *transport_prop(const struct transport_cfg *cfg, const char *key);
 
 /*
  * Parsed broker URI: scheme://[user[:password]@]host[:port][/path][?query].
- * Strings point into `storage`.  0 or -SC_EINVAL naming the problem.  The
- * password never appears in error messages.
+ * Strings point into `storage`; user and password are percent-decoded
+ * ("%40" is '@').  0 or -SC_EINVAL naming the problem.  The password never
+ * appears in error messages.
  */
 struct sc_uri {
 	char *scheme, *user, *password, *host, *path, *query;
@@ -190,6 +194,32 @@ struct sc_uri {
 int sc_uri_parse(const char *uri, struct sc_uri *out, struct sc_error *err);
 /* The URI with any password replaced by "***", for logs and errors. */
 void sc_uri_redact(const char *uri, char *buf, size_t size);
+
+/*
+ * The password a backend logs in with, into buf: the first line of
+ * cfg->password_file, else cfg->password (STREAMCTL_BROKER_PASSWORD), else
+ * uri_password (the URI's, may be NULL, may be buf itself).  Returns 1 when there is one, 0
+ * when there is none (buf ""), or a negative code with
+ * "<backend>: password file 'PATH': <why>" (unreadable, empty, too long).
+ */
+int transport_password(const struct transport_cfg *cfg, const char *backend,
+		       const char *uri_password, char *buf, size_t size, struct sc_error *err);
+
+/*
+ * TLS settings every backend takes as -X keys: tls.ca=PATH (the CA bundle
+ * the broker's certificate must chain to; default: the system's),
+ * tls.cert=PATH and tls.key=PATH (a client certificate, both or neither),
+ * tls.insecure=true (no verification of the certificate or host name; only
+ * when given explicitly).  Strings borrowed from cfg.
+ */
+struct transport_tls {
+	const char *ca, *cert, *key;
+	bool insecure;
+};
+int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
+		       struct transport_tls *out, struct sc_error *err);
+/* True for the -X keys transport_tls_opts() reads. */
+bool transport_tls_key(const char *key);
 
 /* Set by the signal handler: backends stop blocking waits when true. */
 bool sc_stop_requested(void);

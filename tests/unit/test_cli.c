@@ -15,8 +15,8 @@ static int parse(char **envp, int argc, char **argv)
 	return cli_parse(argc, argv, envp, &cfg, &err);
 }
 
-#define ARGV(...) ((char *[]){ "streamctl", __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ "streamctl", __VA_ARGS__ }) / sizeof(char *)))
+#define ARGV(...)	 ((char *[]){"streamctl", __VA_ARGS__, NULL})
+#define ARGC(...)	 ((int)(sizeof((char *[]){"streamctl", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(envp, ...) parse(envp, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 Test(cli, applies_defaults_per_source)
@@ -52,9 +52,12 @@ Test(cli, parses_generate_flags)
 
 Test(cli, environment_sets_options_and_flags_win)
 {
-	char *env[] = { "STREAMCTL_TRANSPORT=amqp", "STREAMCTL_NAMESPACE=envns",
-			"STREAMCTL_REPLICATION_FACTOR=3", "STREAMCTL_X=a=1;b=x,y", "PATH=/bin",
-			NULL };
+	char *env[] = {"STREAMCTL_TRANSPORT=amqp",
+		       "STREAMCTL_NAMESPACE=envns",
+		       "STREAMCTL_REPLICATION_FACTOR=3",
+		       "STREAMCTL_X=a=1;b=x,y",
+		       "PATH=/bin",
+		       NULL};
 
 	cr_assert_eq(PARSE(env, "process", "--namespace=flagns"), 0, "%s", err.msg);
 	cr_assert_str_eq(cfg.transport, "amqp");
@@ -67,7 +70,7 @@ Test(cli, environment_sets_options_and_flags_win)
 
 Test(cli, environment_of_other_roles_is_ignored)
 {
-	char *env[] = { "STREAMCTL_DB=/tmp/x.db", "STREAMCTL_SOURCE=sensor", NULL };
+	char *env[] = {"STREAMCTL_DB=/tmp/x.db", "STREAMCTL_SOURCE=sensor", NULL};
 
 	cr_assert_eq(PARSE(env, "process"), 0, "%s", err.msg);
 	cr_assert_eq(PARSE(env, "sink"), 0, "%s", err.msg);
@@ -76,7 +79,7 @@ Test(cli, environment_of_other_roles_is_ignored)
 
 Test(cli, rejects_bad_environment_value_naming_the_variable)
 {
-	char *env[] = { "STREAMCTL_COUNT=lots", NULL };
+	char *env[] = {"STREAMCTL_COUNT=lots", NULL};
 
 	cr_assert_lt(PARSE(env, "generate"), 0);
 	cr_assert(strstr(err.msg, "STREAMCTL_COUNT"), "%s", err.msg);
@@ -90,7 +93,7 @@ Test(cli, rejects_unknown_role)
 
 Test(cli, rejects_missing_role)
 {
-	char *argv[] = { "streamctl", NULL };
+	char *argv[] = {"streamctl", NULL};
 
 	cr_assert_lt(parse(NULL, 1, argv), 0);
 	cr_assert(strstr(err.msg, "no role"), "%s", err.msg);
@@ -154,4 +157,26 @@ Test(cli, print_config_redacts_broker_password)
 	cr_assert(strstr(buf, "STREAMCTL_BROKER=amqp://user:***@127.0.0.1:5672/"), "%s", buf);
 	cr_assert_null(strstr(buf, "hunter2"));
 	cr_assert(strstr(buf, "STREAMCTL_DB=streamctl.db"), "%s", buf);
+}
+
+Test(cli, broker_password_comes_from_the_environment_only_and_is_redacted)
+{
+	char *envp[] = {"STREAMCTL_BROKER_PASSWORD=hunter3", "STREAMCTL_PASSWORD_FILE=/run/pw",
+			NULL};
+	char buf[8192] = "";
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	cr_assert_eq(PARSE(envp, "generate", "--transport=kafka", "-X", "sasl.password=hunter4"), 0,
+		     "%s", err.msg);
+	cr_assert_str_eq(cfg.broker_password, "hunter3");
+	cr_assert_str_eq(cfg.password_file, "/run/pw");
+	cli_print_config(f, &cfg);
+	fclose(f);
+	cr_assert(strstr(buf, "STREAMCTL_BROKER_PASSWORD=***\n"), "%s", buf);
+	cr_assert(strstr(buf, "STREAMCTL_PASSWORD_FILE=/run/pw\n"), "%s", buf);
+	cr_assert_null(strstr(buf, "hunter"), "%s", buf);
+	cr_assert_lt(PARSE(NULL, "generate", "--broker-password=hunter5"), 0);
+	cr_assert(strstr(err.msg, "unknown option"), "%s", err.msg);
+	cr_assert_eq(PARSE(NULL, "sink", "--password-file=/run/pw2"), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.password_file, "/run/pw2");
 }

@@ -298,6 +298,32 @@ Test(codec, writes_integers_as_integers_and_doubles_exactly_in_json)
 	sc_buf_release(&buf);
 }
 
+/* Found by fuzzing: -0.0 was written as "-0", which reads back as the integer 0. */
+Test(codec_json, keeps_the_sign_of_negative_zero)
+{
+	struct sc_record r, d;
+	struct sc_error err = {0};
+	struct sc_buf buf;
+	char *s;
+
+	make_cpu(&r);
+	r.u.cpu.total = -0.0;
+	r.u.cpu.cores[0] = -0.0;
+	r.u.cpu.cores[1] = 0.0;
+	sc_record_init(&d, SC_KIND_NONE);
+	sc_buf_init(&buf);
+	cr_assert_eq(codec_json_encode(&r, &buf, &err), 0, "%s", err.msg);
+	s = strndup((const char *)buf.data, buf.len);
+	cr_assert(strstr(s, "\"total\":-0.0,\"cores\":[-0.0,0,"), "%s", s);
+	cr_assert_eq(codec_json_decode(buf.data, buf.len, &d, &err), 0, "%s", err.msg);
+	cr_assert(signbit(d.u.cpu.total));
+	cr_assert(signbit(d.u.cpu.cores[0]));
+	cr_assert_not(signbit(d.u.cpu.cores[1]));
+	free(s);
+	sc_buf_release(&buf);
+	sc_record_release(&d);
+}
+
 Test(codec, refuses_to_encode_non_finite_numbers)
 {
 	struct sc_record r;
@@ -444,6 +470,63 @@ Test(codec_msgpack, says_truncated_input_for_a_cut_message)
 	cr_assert_eq(codec_msgpack_decode(buf.data, buf.len - 1, &d, &err), -SC_EINVAL);
 	cr_assert(strncmp(err.msg, "msgpack: truncated input", 24) == 0, "%s", err.msg);
 	sc_buf_release(&buf);
+}
+
+/*
+ * Found by fuzzing: msgpack-c reserved 24 bytes per element as soon as it read
+ * an array or map header, so a 10-byte message claiming 2^32 elements asked
+ * for 100 GB and failed as out of memory (or reserved it).  The decoder now
+ * refuses counts the remaining bytes cannot hold before unpacking.
+ */
+Test(codec_msgpack, refuses_forged_element_counts_as_truncated_input)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+	} forged[] = {
+		{"\x81\xa1v\xdd\xff\xff\xff\xff", 8},		   /* array32 of 2^32-1 */
+		{"\x81\xa1v\xdf\xff\xff\xff\xff\x01\x02", 10},	   /* map32 of 2^32-1 */
+		{"\xdf\x7f\xff\xff\xff", 5},			   /* the root map itself */
+		{"\x81\xa1v\x93\x01\xdc\xff\xff\x01", 9},	   /* nested array16 */
+		{"\x82\xa1v\x01\xa4kind\xc6\x7f\xff\xff\xff", 13}, /* bin32 longer than input */
+		{"\x81\xa1v\x9f\x01\x01\x01\x01\x01\x01\x01\x01\x01", 13}, /* 15 of 9 left */
+	};
+	struct sc_record r;
+	struct sc_error err = {0};
+
+	sc_record_init(&r, SC_KIND_NONE);
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		sc_error_clear(&err);
+		cr_assert_eq(codec_msgpack_decode(forged[i].bytes, forged[i].len, &r, &err),
+			     -SC_EINVAL, "case %zu: %s", i, err.msg);
+		cr_assert(strncmp(err.msg, "msgpack: truncated input", 24) == 0, "case %zu: %s", i,
+			  err.msg);
+	}
+	sc_record_release(&r);
+}
+
+/* Found by fuzzing: msgpack-c reports nesting deeper than 32 levels as out of memory. */
+Test(codec_msgpack, refuses_deep_nesting_as_invalid_input_not_out_of_memory)
+{
+	unsigned char buf[64];
+	struct sc_record r;
+	struct sc_error err = {0};
+	size_t n = 0;
+
+	sc_record_init(&r, SC_KIND_NONE);
+	buf[n++] = 0x81;
+	buf[n++] = 0xa1;
+	buf[n++] = 'v';
+	for (int i = 0; i < 40; i++)
+		buf[n++] = 0x91; /* array of one */
+	buf[n++] = 0x01;
+	cr_assert_eq(codec_msgpack_decode(buf, n, &r, &err), -SC_EINVAL, "%s", err.msg);
+	cr_assert_str_eq(err.msg, "msgpack: nesting deeper than 16 levels");
+	/* 10 levels is still read, and refused for what it is */
+	buf[3 + 10] = 0x01;
+	cr_assert_eq(codec_msgpack_decode(buf, 3 + 11, &r, &err), -SC_EINVAL);
+	cr_assert_str_eq(err.msg, "msgpack: field 'v': expected integer");
+	sc_record_release(&r);
 }
 
 Test(codec, rejects_trailing_garbage)

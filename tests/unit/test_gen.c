@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_NS 1000000000LL
@@ -58,9 +59,13 @@ static const char snap_b[] = "cpu  450 0 150 1200 200 0 0 0 300 0\n"
 			     "intr 12400 1 2 3 4 5\n"
 			     "ctxt 120\n";
 
+/* A cpu generator on the fake file that reads it on every call (no tick cache). */
 static struct gen *cpu_gen(const char *key)
 {
-	struct gen_cfg cfg = {.source = GEN_SOURCE_CPU, .proc_stat = statpath, .device_id = key};
+	struct gen_cfg cfg = {.source = GEN_SOURCE_CPU,
+			      .proc_stat = statpath,
+			      .device_id = key,
+			      .min_read_ns = -1};
 	struct sc_error err = {0};
 	struct gen *g = gen_new(&cfg, &err);
 
@@ -111,6 +116,38 @@ Test(cpu_generator, repeats_previous_values_when_counters_did_not_advance)
 	cr_assert_float_eq(r.u.cpu.total, 40.0, 1e-9, "unchanged counters repeat the last value");
 	cr_assert_float_eq(r.u.cpu.cores[0], 70.0, 1e-9);
 	cr_assert_float_eq(r.u.cpu.cores[1], 10.0, 1e-9);
+	sc_record_release(&r);
+	gen_free(g);
+}
+
+Test(cpu_generator, does_not_reread_within_one_clock_tick)
+{
+	struct gen_cfg cfg = {.source = GEN_SOURCE_CPU,
+			      .proc_stat = statpath,
+			      .device_id = "h",
+			      .min_read_ns = 200000000};
+	struct sc_error err = {0};
+	struct timespec pause = {0, 250000000};
+	struct sc_record r;
+	struct gen *g;
+
+	write_stat(snap_a);
+	g = gen_new(&cfg, &err);
+	cr_assert_not_null(g, "%s", err.msg);
+	sc_record_init(&r, SC_KIND_NONE);
+	write_stat(snap_b);
+	cr_assert_eq(gen_next(g, &r, 1, &err), 0, "%s", err.msg);
+	cr_assert_float_eq(r.u.cpu.total, 40.0, 1e-9, "the first sample reads the file");
+	write_stat("not a stat file\n");
+	cr_assert_eq(gen_next(g, &r, 2, &err), 0, "within the interval the file is not read: %s",
+		     err.msg);
+	cr_assert_float_eq(r.u.cpu.total, 40.0, 1e-9, "within the interval: the last sample again");
+	cr_assert_eq(r.u.cpu.ncores, 2);
+	cr_assert_float_eq(r.u.cpu.cores[0], 70.0, 1e-9);
+	cr_assert_eq(r.env.event_ns, 2);
+	nanosleep(&pause, NULL);
+	cr_assert_lt(gen_next(g, &r, 3, &err), 0, "after the interval the file is read again");
+	cr_assert(strstr(err.msg, "cpu: malformed"), "%s", err.msg);
 	sc_record_release(&r);
 	gen_free(g);
 }

@@ -29,8 +29,8 @@ Test(hist, quantiles_are_within_one_percent)
 	for (double q = 0.1; q < 1.0; q += 0.1) {
 		double exact = 1 + 7.0 * (double)(uint64_t)(q * (double)n);
 		double got = (double)hist_quantile(&h, q);
-		cr_assert(got >= exact * 0.99 && got <= exact * 1.01,
-			  "q=%.1f exact=%.0f got=%.0f", q, exact, got);
+		cr_assert(got >= exact * 0.99 && got <= exact * 1.01, "q=%.1f exact=%.0f got=%.0f",
+			  q, exact, got);
 	}
 }
 

@@ -110,8 +110,8 @@ struct pipe_pair {
 
 static void open_pair(struct pipe_pair *pp, size_t max)
 {
-	struct transport_cfg wc = { .ns = "t", .role = "generate", .in_fd = -1,
-				    .max_msg_bytes = max };
+	struct transport_cfg wc = {
+		.ns = "t", .role = "generate", .in_fd = -1, .max_msg_bytes = max};
 	struct transport_cfg rc;
 
 	cr_assert_eq(pipe(pp->fds), 0);
@@ -136,7 +136,7 @@ static void close_writer(struct pipe_pair *pp)
 Test(transport_pipe, frames_round_trip_in_order_then_eof)
 {
 	struct pipe_pair pp;
-	struct sc_msg m = { 0 }, got;
+	struct sc_msg m = {0}, got;
 	char payload[64];
 
 	open_pair(&pp, 0);
@@ -164,7 +164,7 @@ Test(transport_pipe, frames_round_trip_in_order_then_eof)
 Test(transport_pipe, garbage_between_frames_becomes_one_malformed_message)
 {
 	struct pipe_pair pp;
-	struct sc_msg m = { .stream = SC_STREAM_RAW_CPU, .payload = "good", .len = 4 }, got;
+	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = "good", .len = 4}, got;
 
 	open_pair(&pp, 0);
 	cr_assert_eq(transport_publish(pp.w, &m, &err), 0);
@@ -190,7 +190,7 @@ Test(transport_pipe, truncated_last_frame_is_malformed_not_lost)
 {
 	struct pipe_pair pp;
 	struct sc_msg got;
-	const unsigned char partial[] = { 'S', 'C', 0, 0, 0, 0, 0, 10, 'a', 'b' };
+	const unsigned char partial[] = {'S', 'C', 0, 0, 0, 0, 0, 10, 'a', 'b'};
 
 	open_pair(&pp, 0);
 	cr_assert_eq(write(pp.fds[1], partial, sizeof(partial)), (ssize_t)sizeof(partial));
@@ -205,8 +205,8 @@ Test(transport_pipe, truncated_last_frame_is_malformed_not_lost)
 Test(transport_pipe, oversized_frame_header_is_skipped)
 {
 	struct pipe_pair pp;
-	struct sc_msg m = { .stream = SC_STREAM_RAW_CPU, .payload = "ok", .len = 2 }, got;
-	const unsigned char huge[] = { 'S', 'C', 0, 0, 0x7f, 0, 0, 0, 'x', 'x', 'x', 'x' };
+	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = "ok", .len = 2}, got;
+	const unsigned char huge[] = {'S', 'C', 0, 0, 0x7f, 0, 0, 0, 'x', 'x', 'x', 'x'};
 
 	open_pair(&pp, 1024);
 	cr_assert_eq(write(pp.fds[1], huge, sizeof(huge)), (ssize_t)sizeof(huge));
@@ -225,7 +225,7 @@ Test(transport_pipe, publish_refuses_message_over_limit)
 {
 	struct pipe_pair pp;
 	static char big[2048];
-	struct sc_msg m = { .stream = SC_STREAM_RAW_CPU, .payload = big, .len = sizeof(big) };
+	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = big, .len = sizeof(big)};
 
 	open_pair(&pp, 1024);
 	cr_assert_eq(transport_publish(pp.w, &m, &err), -SC_ETOOBIG);
@@ -248,7 +248,7 @@ Test(transport_pipe, poll_times_out_without_input)
 Test(transport_pipe, write_to_closed_reader_is_a_clear_error)
 {
 	struct pipe_pair pp;
-	struct sc_msg m = { .stream = SC_STREAM_RAW_CPU, .payload = "x", .len = 1 };
+	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = "x", .len = 1};
 
 	signal(SIGPIPE, SIG_IGN);
 	open_pair(&pp, 0);

@@ -350,7 +350,8 @@ Test(transport_kafka_mock, rejects_bad_broker_uris_clearly)
 		{"kafka://127.0.0.1:notaport", "bad port"},
 		{"kafka://a:9092,,b:9092", "empty host"},
 		{"kafka://a:9092,", "empty host"},
-		{"kafka://user:secret@a:9092", "-X sasl.username"},
+		{"kafka://a:9092,user:secret@b:9092", "credentials go once, before the list"},
+		{"kafkas://:secret@a:9092", "empty user"},
 		{"kafka://a:9092/path", "expected kafka://host:port"},
 	};
 

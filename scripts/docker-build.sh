@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/docker-build.sh - build the streamctl image (`make docker` calls it).
+#
+#   scripts/docker-build.sh [extra docker build args...]
+#
+# Builds docker/Dockerfile with the repository root as the context. Where no Docker engine answers
+# (`docker info` fails, including when the docker client is missing) it
+# prints one line and exits 1 instead of a page of client errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Tags: $IMAGE, or streamctl:latest plus streamctl:<version> (src/cli.h), the
+# tag compose/k8s pins.
+if [ -n "${IMAGE:-}" ]; then
+	tags=(-t "$IMAGE")
+else
+	version=$(sed -n 's/^#define STREAMCTL_VERSION "\(.*\)"$/\1/p' src/cli.h)
+	tags=(-t streamctl:latest ${version:+-t "streamctl:$version"})
+fi
+
+if ! docker info >/dev/null 2>&1; then
+	echo "make docker: no Docker engine reachable (docker info failed); the image cannot be built on this machine" >&2
+	exit 1
+fi
+exec docker build -f docker/Dockerfile "${tags[@]}" "$@" .

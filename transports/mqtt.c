@@ -1,0 +1,653 @@
+/*
+ * mqtt.c - the MQTT 5 backend on paho.mqtt.c's asynchronous client (MQTTAsync).
+ *
+ * Topics.  Stream s with key k is published to "<ns>/<stream>/<k>", the stream
+ * name with '.' turned into '/': streamctl/raw/cpu/host1,
+ * streamctl/processed/sensor/dev7, streamctl/deadletter/x.  A NULL key gives
+ * "<ns>/<stream>" with no key level.  '+', '#' and '/' in a key are replaced
+ * by '_' in the topic; the original key then travels in the MQTT 5 user
+ * property "k" so the consumer gets it back intact.  SC_STREAM_EXTERNAL is
+ * cfg->external_topic, used as is (received key: the full topic name).
+ *
+ * Shared subscriptions, always.  A consumer subscribes to
+ * "$share/<group>/<ns>/<stream>/#" (group: cfg->group, default "<ns>.<role>",
+ * with '.', '/', '+', '#' turned into '_'), also when it runs alone, so one or
+ * many instances of a role behave the same: the broker hands each message to
+ * one member of the group.  Consumers need a stable client id (cfg->client_id
+ * or -X client.id) because their MQTT session is persistent: clean start off,
+ * session expiry one day (-X session.expiry), so the broker queues messages
+ * while a consumer is away (Mosquitto: up to max_queued_messages per client;
+ * beyond that it drops silently - size the broker for the pipeline).
+ * Producers without an id get "<ns>-<role>-<pid>" and a short session (300 s).
+ *
+ * Publishing.  MQTTAsync_sendMessage() with per-message success/failure
+ * callbacks; at most `window` messages are unconfirmed (PUBACK/PUBCOMP, or for
+ * QoS 0 written to the socket).  publish() waits while the window is full:
+ * that is the backpressure.  window = min(cfg->inflight (100), the broker's
+ * Receive Maximum) and paho's maxInflight = cfg->inflight, so paho never has a
+ * publish it must hold back for a full in-flight window: paho 1.3's send
+ * thread would then sleep up to 1 s (paho.mqtt.c PR #1457).
+ * flush() waits until nothing is unconfirmed and reports failures since the
+ * previous flush.  paho persistence is off (in memory): a message is safe only
+ * once flush() returned 0; unconfirmed ones are resent after a reconnect.
+ *
+ * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
+ * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
+ * it calls messageArrived and whatever that callback returns (MQTTProtocol_
+ * handlePublishes); it has no manual acknowledgement.  So an acknowledgement
+ * after the sink committed is impossible with this library, and
+ * TRANSPORT_CAP_COMMIT is NOT declared.  What we do: messageArrived copies the
+ * message into a bounded queue (capacity cfg->prefetch, default 100, also sent
+ * as MQTT 5 Receive Maximum) and, while the queue is full, blocks paho's
+ * receive thread: paho then reads nothing more from the socket, and what it
+ * has not read is not acknowledged, so the broker keeps it in the persistent
+ * session and redelivers it after a crash.  Lost on a crash or a stop: the
+ * messages queued and not yet polled (at most prefetch, a little more when
+ * the process also publishes, see below), the one in the callback, and those
+ * polled but not yet safe downstream.  paho 1.3 calls messageArrived holding
+ * its global mutex and reads every client's PUBACKs on the same thread, so the
+ * callback never blocks while any thread of the process is in a paho call or
+ * waits for a confirmation, CONNACK or SUBACK (mqtt_busy); the queue may then
+ * exceed its capacity a little.  Otherwise consume and publish in one process
+ * (the process role) would deadlock.
+ *
+ * Reconnect: paho's automaticReconnect (1..30 s); the subscriptions are made
+ * again on every reconnect (harmless with a persistent session);
+ * connectionLost counts in counters.retries.
+ *
+ * Security.  mqtts://[user[:password]@]host[:port] (default port 8883; ssl://
+ * is the same) connects over TLS, verifying the broker's certificate (-X
+ * tls.ca, default the system's trust store) and host name unless -X
+ * tls.insecure=true; -X tls.cert and tls.key give a client certificate.  The
+ * password comes from the URI, STREAMCTL_BROKER_PASSWORD or --password-file
+ * (transport_password()).  A refused login is -SC_EAUTH.
+ *
+ * -X keys: qos, inflight, keepalive, session.expiry, clean, client.id,
+ * tls.ca, tls.cert, tls.key, tls.insecure.
+ *
+ * Files: mqtt.c (this: connection, callbacks, publishing, ops), mqtt_config.c
+ * (options, topic names, filters), mqtt_consume.c (receive queue, poll),
+ * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
+ *
+ * Map:  process-wide state - callbacks - open/close - publish/flush -
+ *       healthy - ops
+ */
+#include "mqtt_internal.h"
+#include "../src/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- process-wide state ---------------------------------------------------- */
+
+/*
+ * paho 1.3 runs every MQTTAsync client of the process on one receive thread
+ * and calls messageArrived holding its global mutex: a blocked callback holds
+ * back the PUBACKs of every producer in the process and every paho call
+ * (MQTTAsync_sendMessage waits for that mutex).  Hence one lock and one
+ * condition for all mqtt transports (every change is broadcast), and
+ * mqtt_busy: threads inside a paho call or waiting for something only the
+ * receive thread delivers (confirmations, CONNACK, SUBACK).  While it is
+ * non-zero no callback blocks, so neither waits for the other.
+ */
+pthread_mutex_t mqtt_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t mqtt_cond = PTHREAD_COND_INITIALIZER;
+int mqtt_busy;
+
+void mqtt_busy_enter(void)
+{
+	pthread_mutex_lock(&mqtt_lock);
+	mqtt_busy++;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+void mqtt_busy_leave(void)
+{
+	pthread_mutex_lock(&mqtt_lock);
+	mqtt_busy--;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_deadline(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void mqtt_wait(int ms)
+{
+	struct timespec ts;
+
+	mqtt_deadline(&ts, ms);
+	pthread_cond_timedwait(&mqtt_cond, &mqtt_lock, &ts);
+}
+
+/* ---- callbacks (paho's threads) ------------------------------------------ */
+
+static int mqtt_code_of(int paho_rc, enum MQTTReasonCodes reason)
+{
+	/* paho 1.3 gives a refused CONNACK's reason code as the return code */
+	if (reason == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
+	    reason == MQTTREASONCODE_NOT_AUTHORIZED || paho_rc == 4 || paho_rc == 5 ||
+	    paho_rc == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
+	    paho_rc == MQTTREASONCODE_NOT_AUTHORIZED)
+		return SC_EAUTH;
+	return SC_ECONN;
+}
+
+static void mqtt_call_fail(struct mqtt_call *c, int code, const char *fmt, const char *a,
+			   const char *b)
+{
+	pthread_mutex_lock(&mqtt_lock);
+	snprintf(c->why, sizeof(c->why), fmt, a, b);
+	c->state = -code;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_on_connect(void *ctx, MQTTAsync_successData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+	int rm = 0;
+
+	if (MQTTProperties_hasProperty(&r->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+		rm = MQTTProperties_getNumericValue(&r->properties,
+						    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+	pthread_mutex_lock(&mqtt_lock);
+	if (rm > 0 && rm < p->window)
+		p->window = rm;
+	p->connected = true;
+	p->connect_call.state = 1;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+	const char *why = r->message;
+	char buf[64];
+
+	if (r->reasonCode != MQTTREASONCODE_SUCCESS)
+		why = MQTTReasonCode_toString(r->reasonCode);
+	else if (r->code >= 0x80 && r->code <= 0xff) /* paho 1.3: the CONNACK reason code */
+		why = MQTTReasonCode_toString((enum MQTTReasonCodes)r->code);
+	if (!why) {
+		snprintf(buf, sizeof(buf), "%s", MQTTAsync_strerror(r->code));
+		why = buf;
+	}
+	mqtt_call_fail(&p->connect_call, mqtt_code_of(r->code, r->reasonCode), "%s%s", why, "");
+}
+
+/*
+ * OpenSSL's errors as paho reports them (its threads): keep the reason of
+ * the last one.  An OpenSSL error line is
+ * "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>".
+ */
+static int mqtt_on_ssl_error(const char *str, size_t len, void *ctx)
+{
+	struct mqtt_priv *p = ctx;
+	const char *f = str, *end = str + len, *next;
+	int field = 0;
+
+	while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		end = str + --len;
+	for (; field < 5 && f < end; field++) {
+		next = memchr(f, ':', (size_t)(end - f));
+		if (!next)
+			break;
+		f = next + 1;
+	}
+	if (field == 5) {
+		next = memchr(f, ':', (size_t)(end - f));
+		str = f;
+		len = (size_t)((next ? next : end) - f);
+	}
+	pthread_mutex_lock(&mqtt_lock);
+	snprintf(p->tls_why, sizeof(p->tls_why), "%.*s", (int)len, str);
+	pthread_mutex_unlock(&mqtt_lock);
+	return 0;
+}
+
+/* paho fills reasonCodes only for more than one filter, else reasonCode. */
+static void mqtt_on_subscribe(void *ctx, MQTTAsync_successData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+	int n = r->alt.sub.reasonCodeCount;
+
+	for (int i = 0; i < (n > 1 ? n : 1); i++) {
+		enum MQTTReasonCodes rc = n > 1 ? r->alt.sub.reasonCodes[i] : r->reasonCode;
+		if (rc >= 0x80) {
+			mqtt_call_fail(&p->sub_call, SC_EIO, "%s: %s", MQTTReasonCode_toString(rc),
+				       i < p->nfilters ? p->filters[i] : "?");
+			return;
+		}
+	}
+	pthread_mutex_lock(&mqtt_lock);
+	p->sub_call.state = 1;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_on_subscribe_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+
+	mqtt_call_fail(&p->sub_call, SC_EIO, "%s%s",
+		       r->reasonCode != MQTTREASONCODE_SUCCESS
+			       ? MQTTReasonCode_toString(r->reasonCode)
+		       : r->message ? r->message
+				    : MQTTAsync_strerror(r->code),
+		       "");
+}
+
+static int mqtt_subscribe(struct mqtt_priv *p)
+{
+	MQTTAsync_callOptions o = MQTTAsync_callOptions_initializer;
+
+	o.onSuccess5 = mqtt_on_subscribe;
+	o.onFailure5 = mqtt_on_subscribe_fail;
+	o.context = p;
+	return MQTTAsync_subscribeMany(p->client, p->nfilters, p->filters, p->filter_qos, &o);
+}
+
+/* Every (re)connection: subscribe again after an automatic reconnect. */
+static void mqtt_on_connected(void *ctx, char *cause)
+{
+	struct mqtt_priv *p = ctx;
+	bool again;
+
+	(void)cause;
+	pthread_mutex_lock(&mqtt_lock);
+	again = p->resubscribe;
+	p->connected = true;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+	if (again)
+		mqtt_subscribe(p);
+}
+
+static void mqtt_on_lost(void *ctx, char *cause)
+{
+	struct mqtt_priv *p = ctx;
+
+	(void)cause;
+	pthread_mutex_lock(&mqtt_lock);
+	p->lost++;
+	p->connected = false;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_on_sent(void *ctx, MQTTAsync_successData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+
+	(void)r;
+	pthread_mutex_lock(&mqtt_lock);
+	p->outstanding--;
+	p->confirmed++;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_on_send_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+
+	pthread_mutex_lock(&mqtt_lock);
+	p->outstanding--;
+	p->failed++;
+	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s",
+		 r->reasonCode != MQTTREASONCODE_SUCCESS ? MQTTReasonCode_toString(r->reasonCode)
+		 : r->message				 ? r->message
+							 : MQTTAsync_strerror(r->code));
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+/* Which stream and key a received topic belongs to. */
+/* ---- open / close -------------------------------------------------------- */
+
+static int mqtt_await(struct mqtt_call *c, int ms)
+{
+	int64_t end = sc_mono_ns() + (int64_t)ms * 1000000;
+	int state;
+
+	pthread_mutex_lock(&mqtt_lock);
+	while (c->state == 0 && sc_mono_ns() < end && !sc_stop_requested())
+		mqtt_wait(100);
+	state = c->state;
+	pthread_mutex_unlock(&mqtt_lock);
+	return state;
+}
+
+/* A failed connect: name the user on a refused login, TLS on a failed handshake. */
+static int mqtt_connect_error(struct mqtt_priv *p, int code, const char *red, struct sc_error *err)
+{
+	char tls_why[sizeof(p->tls_why)];
+
+	pthread_mutex_lock(&mqtt_lock);
+	sc_strlcpy(tls_why, p->tls_why, sizeof(tls_why));
+	pthread_mutex_unlock(&mqtt_lock);
+	if (code == SC_EAUTH)
+		return sc_error_set(err, SC_EAUTH,
+				    "mqtt: authentication refused for user '%s' at %s: %s",
+				    p->uri.user && *p->uri.user ? p->uri.user : "(none)", p->where,
+				    p->connect_call.why);
+	if (p->tls && tls_why[0])
+		return sc_error_set(err, SC_ECONN, "mqtt: tls handshake with %s failed: %s%s",
+				    p->where, tls_why, p->tlsopt.ca ? "" : " (no -X tls.ca given)");
+	return sc_error_set(err, code, "mqtt: cannot connect to %s: %s", red, p->connect_call.why);
+}
+
+static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
+			  struct sc_error *err)
+{
+	struct mqtt_priv *p = t->priv;
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
+	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer5;
+	char red[512];
+	int rc, state;
+
+	p->t = t;
+	rc = mqtt_configure(p, cfg, err);
+	if (rc)
+		return rc;
+	rc = mqtt_build_filters(p, cfg, err);
+	if (rc)
+		return rc;
+	rc = mqtt_set_props(p, err);
+	if (rc)
+		return rc;
+	/* Buffered commands: the window plus room for subscribes and acks. */
+	co.sendWhileDisconnected = 1;
+	co.maxBufferedMessages = p->inflight + 16;
+	rc = MQTTAsync_createWithOptions(&p->client, p->server, p->client_id,
+					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS)
+		return sc_error_set(err, SC_EINVAL, "mqtt: cannot create client: %s",
+				    MQTTAsync_strerror(rc));
+	p->created = true;
+	rc = MQTTAsync_setCallbacks(p->client, p, mqtt_on_lost, mqtt_on_message, NULL);
+	if (rc == MQTTASYNC_SUCCESS)
+		rc = MQTTAsync_setConnected(p->client, p, mqtt_on_connected);
+	if (rc != MQTTASYNC_SUCCESS)
+		return sc_error_set(err, SC_EIO, "mqtt: cannot set callbacks: %s",
+				    MQTTAsync_strerror(rc));
+
+	o.keepAliveInterval = p->keepalive;
+	o.cleanstart = p->clean;
+	o.maxInflight = p->inflight;
+	o.connectTimeout = MQTT_CONNECT_TIMEOUT_S;
+	o.automaticReconnect = 1;
+	o.minRetryInterval = 1;
+	o.maxRetryInterval = 30;
+	o.connectProperties = &p->connect_props;
+	o.username = p->uri.user && *p->uri.user ? p->uri.user : NULL;
+	o.password = p->password[0] ? p->password : NULL;
+	if (p->tls) {
+		MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+		ssl.trustStore = p->tlsopt.ca;
+		ssl.keyStore = p->tlsopt.cert;
+		ssl.privateKey = p->tlsopt.key;
+		ssl.enableServerCertAuth = !p->tlsopt.insecure;
+		ssl.verify = !p->tlsopt.insecure;
+		ssl.ssl_error_cb = mqtt_on_ssl_error;
+		ssl.ssl_error_context = p;
+		p->ssl = ssl;
+		o.ssl = &p->ssl;
+	}
+	o.onSuccess5 = mqtt_on_connect;
+	o.onFailure5 = mqtt_on_connect_fail;
+	o.context = p;
+	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
+		      sizeof(red));
+	rc = MQTTAsync_connect(p->client, &o);
+	if (rc != MQTTASYNC_SUCCESS)
+		return sc_error_set(err, SC_ECONN, "mqtt: cannot connect to %s: %s", red,
+				    MQTTAsync_strerror(rc));
+	state = mqtt_await(&p->connect_call, (MQTT_CONNECT_TIMEOUT_S + 2) * 1000);
+	if (state < 0)
+		return mqtt_connect_error(p, -state, red, err);
+	if (state == 0)
+		return sc_error_set(err, sc_stop_requested() ? SC_EINTR : SC_ETIMEDOUT,
+				    "mqtt: cannot connect to %s: no answer", red);
+	if (!p->nfilters)
+		return 0;
+	rc = mqtt_subscribe(p);
+	if (rc != MQTTASYNC_SUCCESS)
+		return sc_error_set(err, SC_EIO, "mqtt: cannot subscribe: %s",
+				    MQTTAsync_strerror(rc));
+	state = mqtt_await(&p->sub_call, MQTT_CONNECT_TIMEOUT_S * 1000);
+	if (state <= 0)
+		return sc_error_set(err, state < 0 ? -state : SC_ETIMEDOUT,
+				    "mqtt: cannot subscribe to %s: %s", p->filters[0],
+				    state < 0 ? p->sub_call.why : "no answer");
+	pthread_mutex_lock(&mqtt_lock);
+	p->resubscribe = true;
+	pthread_mutex_unlock(&mqtt_lock);
+	return 0;
+}
+
+static int mqtt_open(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err)
+{
+	int rc;
+
+	mqtt_busy_enter();
+	rc = mqtt_open_busy(t, cfg, err);
+	mqtt_busy_leave();
+	return rc;
+}
+
+static void mqtt_on_disconnect(void *ctx, MQTTAsync_successData5 *r)
+{
+	struct mqtt_priv *p = ctx;
+
+	(void)r;
+	pthread_mutex_lock(&mqtt_lock);
+	p->disc_call.state = 1;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+}
+
+static void mqtt_on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
+{
+	(void)r;
+	mqtt_on_disconnect(ctx, NULL);
+}
+
+/* Accepts a half-opened transport.  Queued, unpolled messages are dropped. */
+static void mqtt_close(struct transport *t)
+{
+	struct mqtt_priv *p = t->priv;
+	struct mqtt_rx *rx;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&mqtt_lock);
+	p->closing = true;
+	mqtt_busy++;
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
+	if (p->created) {
+		if (p->connected) {
+			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+			d.timeout = MQTT_CLOSE_TIMEOUT_MS;
+			d.onSuccess5 = mqtt_on_disconnect;
+			d.onFailure5 = mqtt_on_disconnect_fail;
+			d.context = p;
+			if (MQTTAsync_disconnect(p->client, &d) == MQTTASYNC_SUCCESS)
+				mqtt_await(&p->disc_call, MQTT_CLOSE_TIMEOUT_MS + 1000);
+		}
+		MQTTAsync_destroy(&p->client);
+		p->created = false;
+	}
+	mqtt_busy_leave();
+	t->counters.retries = p->lost;
+	while ((rx = p->head)) {
+		p->head = rx->next;
+		free(rx);
+	}
+	p->tail = NULL;
+	for (int i = 0; i < p->nfilters; i++)
+		free(p->filters[i]);
+	p->nfilters = 0;
+	MQTTProperties_free(&p->connect_props);
+}
+
+/* ---- publish / flush ----------------------------------------------------- */
+
+static int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+{
+	struct mqtt_priv *p = t->priv;
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_callOptions o = MQTTAsync_callOptions_initializer;
+	char topic[MQTT_TOPIC_MAX], key[SC_KEY_MAX * 2];
+	int64_t end;
+	int n, rc;
+
+	if (m->stream == SC_STREAM_EXTERNAL) {
+		if (!t->cfg.external_topic || !*t->cfg.external_topic)
+			return sc_error_set(err, SC_EINVAL,
+					    "mqtt: the external stream needs a topic");
+		n = snprintf(topic, sizeof(topic), "%s", t->cfg.external_topic);
+	} else {
+		n = mqtt_stream_topic(p, m->stream, topic, sizeof(topic));
+		if (n >= 0 && m->key) {
+			sc_strlcpy(key, m->key, sizeof(key));
+			mqtt_sanitise(key, false);
+			n = snprintf(topic + n, sizeof(topic) - (size_t)n, "/%s", key);
+			if (strcmp(key, m->key) != 0) {
+				MQTTProperty prop = {0};
+				prop.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+				prop.value.data.data = (char *)MQTT_KEY_PROP;
+				prop.value.data.len = 1;
+				prop.value.value.data = (char *)m->key;
+				prop.value.value.len = (int)strlen(m->key);
+				if (MQTTProperties_add(&msg.properties, &prop))
+					return sc_error_set(err, SC_ENOMEM, "mqtt: out of memory");
+			}
+		}
+	}
+	if (n < 0 || (size_t)n >= sizeof(topic) - 1 || (m->key && strlen(m->key) >= sizeof(key))) {
+		MQTTProperties_free(&msg.properties);
+		return sc_error_set(err, SC_EINVAL, "mqtt: topic too long");
+	}
+	if (m->len > 268435455) {
+		MQTTProperties_free(&msg.properties);
+		return sc_error_set(err, SC_ETOOBIG, "mqtt: message of %zu bytes is too large",
+				    m->len);
+	}
+
+	end = sc_mono_ns() + (int64_t)MQTT_PUBLISH_WAIT_MS * 1000000;
+	pthread_mutex_lock(&mqtt_lock);
+	mqtt_busy++;
+	pthread_cond_broadcast(&mqtt_cond);
+	/* not cut short by a stop request: a draining role still needs its outputs out */
+	while (p->outstanding >= (uint64_t)p->window && sc_mono_ns() < end)
+		mqtt_wait(100);
+	mqtt_busy--;
+	if (p->outstanding >= (uint64_t)p->window) {
+		pthread_mutex_unlock(&mqtt_lock);
+		MQTTProperties_free(&msg.properties);
+		return sc_error_set(err, SC_ETIMEDOUT,
+				    "mqtt: no confirmation from the broker for %d s "
+				    "(%d messages unconfirmed)",
+				    MQTT_PUBLISH_WAIT_MS / 1000, p->window);
+	}
+	p->outstanding++;
+	t->counters.retries = p->lost;
+	pthread_mutex_unlock(&mqtt_lock);
+
+	msg.payload = (void *)m->payload;
+	msg.payloadlen = (int)m->len;
+	msg.qos = p->qos;
+	o.onSuccess5 = mqtt_on_sent;
+	o.onFailure5 = mqtt_on_send_fail;
+	o.context = p;
+	mqtt_busy_enter();
+	rc = MQTTAsync_sendMessage(p->client, topic, &msg, &o);
+	mqtt_busy_leave();
+	MQTTProperties_free(&msg.properties);
+	if (rc != MQTTASYNC_SUCCESS) {
+		pthread_mutex_lock(&mqtt_lock);
+		p->outstanding--;
+		pthread_cond_broadcast(&mqtt_cond);
+		pthread_mutex_unlock(&mqtt_lock);
+		return sc_error_set(err, SC_EIO, "mqtt: cannot publish to %s: %s", topic,
+				    MQTTAsync_strerror(rc));
+	}
+	return 0;
+}
+
+static int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
+{
+	struct mqtt_priv *p = t->priv;
+	int64_t end = timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + (int64_t)timeout_ms * 1000000;
+	uint64_t left, failed;
+	int rc = 0;
+
+	pthread_mutex_lock(&mqtt_lock);
+	mqtt_busy++;
+	pthread_cond_broadcast(&mqtt_cond);
+	while (p->outstanding > 0 && sc_mono_ns() < end)
+		mqtt_wait(100);
+	mqtt_busy--;
+	left = p->outstanding;
+	failed = p->failed;
+	if (failed) {
+		rc = sc_error_set(err, SC_EIO, "mqtt: %llu message(s) failed: %s",
+				  (unsigned long long)failed, p->fail_reason);
+		p->failed = 0;
+	} else if (left) {
+		rc = sc_error_set(err, SC_ETIMEDOUT,
+				  "mqtt: %llu message(s) still unconfirmed after %d ms",
+				  (unsigned long long)left, timeout_ms);
+	}
+	t->counters.retries = p->lost;
+	pthread_mutex_unlock(&mqtt_lock);
+	return rc;
+}
+
+/* ---- healthy ------------------------------------------------------------- */
+
+static bool mqtt_healthy(struct transport *t)
+{
+	struct mqtt_priv *p = t->priv;
+	bool up;
+
+	pthread_mutex_lock(&mqtt_lock);
+	up = p->connected;
+	t->counters.retries = p->lost;
+	pthread_mutex_unlock(&mqtt_lock);
+	return up;
+}
+
+/* ---- ops ----------------------------------------------------------------- */
+
+const struct transport_ops transport_mqtt = {
+	.name = "mqtt",
+	.summary = "MQTT 5 (paho): QoS 0/1/2, persistent sessions, shared subscriptions",
+	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_CONFIRM |
+		TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
+	.priv_size = sizeof(struct mqtt_priv),
+	.open = mqtt_open,
+	.publish = mqtt_publish,
+	.poll = mqtt_poll,
+	.commit = NULL,
+	.flush = mqtt_flush,
+	.release = mqtt_release,
+	.lag = mqtt_lag,
+	.healthy = mqtt_healthy,
+	.close = mqtt_close,
+};

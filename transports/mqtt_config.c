@@ -1,0 +1,216 @@
+/*
+ * mqtt_config.c - options of the mqtt backend (-X keys, broker URI, client
+ * id, group), topic names and subscription filters.  See mqtt.c.
+ */
+#include "mqtt_internal.h"
+#include "../src/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int mqtt_parse_int(const char *key, const char *v, long lo, long hi, long *out,
+			  struct sc_error *err)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < lo || n > hi)
+		return sc_error_set(err, SC_EINVAL,
+				    "mqtt: -X %s=%s: expected an integer in %ld..%ld", key, v, lo,
+				    hi);
+	*out = n;
+	return 0;
+}
+
+static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg,
+			    struct sc_error *err)
+{
+	for (size_t i = 0; i < cfg->nprops; i++) {
+		const char *k = cfg->props[i].key,
+			   *v = cfg->props[i].value ? cfg->props[i].value : "";
+		long n;
+		int rc = 0;
+
+		if (strcmp(k, "qos") == 0) {
+			rc = mqtt_parse_int(k, v, 0, 2, &n, err);
+			p->qos = (int)n;
+		} else if (strcmp(k, "inflight") == 0) {
+			rc = mqtt_parse_int(k, v, 1, 65535, &n, err);
+			p->inflight = (int)n;
+		} else if (strcmp(k, "keepalive") == 0) {
+			rc = mqtt_parse_int(k, v, 0, 65535, &n, err);
+			p->keepalive = (int)n;
+		} else if (strcmp(k, "session.expiry") == 0) {
+			rc = mqtt_parse_int(k, v, 0, 4294967295L, &n, err);
+			p->expiry = n;
+		} else if (strcmp(k, "clean") == 0) {
+			if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+				p->clean = 1;
+			else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+				p->clean = 0;
+			else
+				return sc_error_set(err, SC_EINVAL,
+						    "mqtt: -X clean=%s: expected true or false", v);
+		} else if (strcmp(k, "client.id") == 0) {
+			if (!*v || strlen(v) >= sizeof(p->client_id))
+				return sc_error_set(err, SC_EINVAL,
+						    "mqtt: -X client.id: empty or too long");
+			sc_strlcpy(p->client_id, v, sizeof(p->client_id));
+		} else if (!transport_tls_key(k)) {
+			return sc_error_set(
+				err, SC_EINVAL,
+				"mqtt: unknown -X key '%s' (known: qos, inflight, keepalive, "
+				"session.expiry, clean, client.id, tls.ca, tls.cert, tls.key, "
+				"tls.insecure)",
+				k);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Replace characters that are special in topic levels / share names. */
+void mqtt_sanitise(char *s, bool dots)
+{
+	for (; *s; s++)
+		if (*s == '+' || *s == '#' || *s == '/' || (dots && *s == '.'))
+			*s = '_';
+}
+
+int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err)
+{
+	char red[512];
+	int rc;
+
+	rc = sc_uri_parse(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, &p->uri,
+			  err);
+	if (rc)
+		return sc_error_prefix(err, "mqtt");
+	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
+		      sizeof(red));
+	p->tls = strcmp(p->uri.scheme, "mqtts") == 0 || strcmp(p->uri.scheme, "ssl") == 0;
+	if (!p->tls && strcmp(p->uri.scheme, "mqtt") != 0 && strcmp(p->uri.scheme, "tcp") != 0)
+		return sc_error_set(err, SC_EINVAL,
+				    "mqtt: broker uri '%s': scheme must be mqtt:// or mqtts:// (or "
+				    "tcp://, ssl://)",
+				    red);
+	if ((p->uri.path && *p->uri.path) || p->uri.query)
+		return sc_error_set(err, SC_EINVAL,
+				    "mqtt: broker uri '%s': no path or query expected", red);
+	if (!p->uri.port)
+		p->uri.port = p->tls ? MQTT_DEFAULT_TLS_PORT : MQTT_DEFAULT_PORT;
+	snprintf(p->server, sizeof(p->server),
+		 strchr(p->uri.host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", p->tls ? "ssl" : "tcp",
+		 p->uri.host, p->uri.port);
+	snprintf(p->where, sizeof(p->where), strchr(p->uri.host, ':') ? "[%s]:%d" : "%s:%d",
+		 p->uri.host, p->uri.port);
+	rc = transport_password(cfg, "mqtt", p->uri.password, p->password, sizeof(p->password),
+				err);
+	if (rc < 0)
+		return rc;
+	rc = transport_tls_opts(cfg, "mqtt", &p->tlsopt, err);
+	if (rc)
+		return rc;
+
+	p->ns = cfg->ns && *cfg->ns ? cfg->ns : "streamctl";
+	if (strpbrk(p->ns, "+#"))
+		return sc_error_set(err, SC_EINVAL, "mqtt: namespace '%s' contains '+' or '#'",
+				    p->ns);
+	p->qos = cfg->qos < 0 ? 1 : cfg->qos;
+	if (p->qos > 2)
+		return sc_error_set(err, SC_EINVAL, "mqtt: qos %d: expected 0, 1 or 2", cfg->qos);
+	p->inflight = cfg->inflight > 0 ? cfg->inflight : MQTT_DEFAULT_INFLIGHT;
+	p->prefetch = cfg->prefetch > 0 ? cfg->prefetch : MQTT_DEFAULT_PREFETCH;
+	if (p->prefetch > 65535)
+		p->prefetch = 65535;
+	p->keepalive = MQTT_DEFAULT_KEEPALIVE;
+	p->clean = -1;
+	p->expiry = -1;
+	if (cfg->client_id && *cfg->client_id)
+		sc_strlcpy(p->client_id, cfg->client_id, sizeof(p->client_id));
+	rc = mqtt_parse_props(p, cfg, err);
+	if (rc)
+		return rc;
+	if (p->inflight > 65535)
+		p->inflight = 65535;
+	if (!p->client_id[0]) {
+		if (cfg->inputs && p->clean != 1)
+			return sc_error_set(
+				err, SC_EINVAL,
+				"mqtt: a consumer needs a stable client id for its persistent "
+				"session (--client-id or -X client.id)");
+		snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%ld", p->ns,
+			 cfg->role && *cfg->role ? cfg->role : "client", (long)getpid());
+		if (p->expiry < 0)
+			p->expiry = MQTT_PRODUCER_EXPIRY;
+	}
+	if (p->clean < 0)
+		p->clean = 0;
+	if (p->expiry < 0)
+		p->expiry = MQTT_DEFAULT_EXPIRY;
+	p->window = p->inflight;
+
+	if (cfg->group && *cfg->group)
+		snprintf(p->group, sizeof(p->group), "%s", cfg->group);
+	else
+		snprintf(p->group, sizeof(p->group), "%s.%s", p->ns,
+			 cfg->role && *cfg->role ? cfg->role : "client");
+	mqtt_sanitise(p->group, true);
+	return 0;
+}
+
+/* "<ns>/<stream path>" into buf. */
+int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, size_t n)
+{
+	int len = transport_stream_name(buf, n, p->ns, s, '/');
+	return len < 0 || (size_t)len >= n ? -1 : len;
+}
+
+int mqtt_build_filters(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err)
+{
+	char topic[MQTT_TOPIC_MAX], filter[MQTT_TOPIC_MAX + 160];
+
+	for (int s = 0; s < SC_STREAM__COUNT; s++) {
+		if (!(cfg->inputs & SC_STREAM_BIT(s)))
+			continue;
+		if (s == SC_STREAM_EXTERNAL) {
+			if (!cfg->external_topic || !*cfg->external_topic)
+				return sc_error_set(err, SC_EINVAL,
+						    "mqtt: the external stream needs a topic");
+			snprintf(filter, sizeof(filter), "$share/%s/%s", p->group,
+				 cfg->external_topic);
+		} else {
+			if (mqtt_stream_topic(p, (enum sc_stream)s, topic, sizeof(topic)) < 0)
+				return sc_error_set(err, SC_EINVAL, "mqtt: namespace too long");
+			snprintf(filter, sizeof(filter), "$share/%s/%s/#", p->group, topic);
+		}
+		p->filters[p->nfilters] = strdup(filter);
+		if (!p->filters[p->nfilters])
+			return sc_error_set(err, SC_ENOMEM, "mqtt: out of memory");
+		p->filter_qos[p->nfilters++] = p->qos;
+	}
+	return 0;
+}
+
+int mqtt_set_props(struct mqtt_priv *p, struct sc_error *err)
+{
+	MQTTProperty prop = {0};
+
+	prop.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+	prop.value.integer4 = (unsigned int)p->expiry;
+	if (MQTTProperties_add(&p->connect_props, &prop))
+		return sc_error_set(err, SC_ENOMEM, "mqtt: cannot set connect properties");
+	prop.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
+	prop.value.integer2 = (unsigned short)p->prefetch;
+	if (MQTTProperties_add(&p->connect_props, &prop))
+		return sc_error_set(err, SC_ENOMEM, "mqtt: cannot set connect properties");
+	return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * mqtt_internal.h - state shared by the files of the mqtt backend
+ * (mqtt.c: connection, publishing, ops; mqtt_config.c: options, topics;
+ * mqtt_consume.c: the receive queue).  Do not include it anywhere else:
+ * only transports/mqtt*.c may see paho's types.
+ */
+#ifndef SC_MQTT_INTERNAL_H
+#define SC_MQTT_INTERNAL_H
+
+#include "transport.h"
+
+#include <MQTTAsync.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MQTT_DEFAULT_URI       "mqtt://127.0.0.1:1883"
+#define MQTT_DEFAULT_PORT      1883
+#define MQTT_DEFAULT_TLS_PORT  8883
+#define MQTT_DEFAULT_INFLIGHT  100
+#define MQTT_DEFAULT_PREFETCH  100
+#define MQTT_DEFAULT_KEEPALIVE 30
+#define MQTT_DEFAULT_EXPIRY    86400
+#define MQTT_PRODUCER_EXPIRY   300
+#define MQTT_CONNECT_TIMEOUT_S 10
+#define MQTT_PUBLISH_WAIT_MS   30000
+#define MQTT_CLOSE_TIMEOUT_MS  5000
+#define MQTT_TOPIC_MAX	       512
+#define MQTT_KEY_PROP	       "k"
+
+/* ---- state --------------------------------------------------------------- */
+
+/* One received message; payload and key live in the same allocation. */
+struct mqtt_rx {
+	struct mqtt_rx *next;
+	enum sc_stream stream;
+	bool dup, malformed;
+	char *key;
+	size_t len;
+	unsigned char data[];
+};
+
+/* Result of an asynchronous call (connect, subscribe, disconnect). */
+struct mqtt_call {
+	int state; /* 0 pending, 1 done, < 0 failed with -SC_E* */
+	char why[256];
+};
+
+struct mqtt_priv {
+	MQTTAsync client;
+	bool created;
+	struct transport *t;
+
+	struct sc_uri uri;
+	char server[300];
+	char where[300];    /* "host:port", for messages */
+	char password[256]; /* transport_password(); "" for none */
+	bool tls;	    /* mqtts:// (or ssl://) */
+	struct transport_tls tlsopt;
+	MQTTAsync_SSLOptions ssl;
+	char tls_why[256]; /* the last OpenSSL error paho reported (mqtt_lock) */
+	char client_id[256];
+	char group[128];
+	const char *ns;
+	int qos, inflight, window, prefetch, keepalive, clean;
+	long expiry;
+	MQTTProperties connect_props;
+
+	int nfilters;
+	char *filters[SC_STREAM__COUNT];
+	int filter_qos[SC_STREAM__COUNT];
+	bool resubscribe, connected;
+
+	struct mqtt_call connect_call, sub_call, disc_call;
+	uint64_t lost; /* connectionLost count, folded into counters.retries */
+
+	uint64_t outstanding, confirmed, failed;
+	char fail_reason[200];
+	bool closing;
+
+	struct mqtt_rx *head, *tail;
+	size_t queued;
+};
+
+/* One lock and condition for all mqtt transports: see mqtt.c. */
+extern pthread_mutex_t mqtt_lock;
+extern pthread_cond_t mqtt_cond;
+extern int mqtt_busy;
+void mqtt_busy_enter(void);
+void mqtt_busy_leave(void);
+/* Wait on mqtt_cond for at most ms (mqtt_lock held). */
+void mqtt_wait(int ms);
+
+/* mqtt_config.c */
+int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err);
+int mqtt_build_filters(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err);
+int mqtt_set_props(struct mqtt_priv *p, struct sc_error *err);
+/* "<ns>/<stream path>" into buf; its length or -1 when it does not fit. */
+int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, size_t n);
+/* Replace '+', '#', '/' (and '.' with dots) by '_'. */
+void mqtt_sanitise(char *s, bool dots);
+
+/* mqtt_consume.c */
+int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m);
+int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err);
+void mqtt_release(struct transport *t, struct sc_msg *m);
+int64_t mqtt_lag(struct transport *t);
+
+#endif /* SC_MQTT_INTERNAL_H */
