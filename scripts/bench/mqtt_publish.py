@@ -3,7 +3,9 @@
 
 usage: mqtt_publish.py HOST PORT TOPIC QOS INFLIGHT PAYLOAD_FILE
 Publishes every line of PAYLOAD_FILE to TOPIC at QOS with at most INFLIGHT
-unacknowledged messages (paho's max_inflight_messages), then waits until
+unacknowledged messages (paho's max_inflight_messages) and at most 10000
+queued (publish() is retried after a short sleep when the queue is full),
+then waits until
 every publish is complete (PUBACK/PUBCOMP; sent, for QoS 0).
 Prints "sent N seconds S".
 """
@@ -22,13 +24,17 @@ def main():
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-paho-%d" % time.time_ns(),
                     clean_session=True)
     c.max_inflight_messages_set(int(inflight))
-    c.max_queued_messages_set(0)
+    c.max_queued_messages_set(10000)  # bounded queue: publish() refuses when full
     c.connect(host, int(port))
     c.loop_start()
     t0 = time.monotonic()
     last = None
     for payload in lines:
-        last = c.publish(topic, payload, qos)
+        while True:
+            last = c.publish(topic, payload, qos)
+            if last.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
+                break
+            time.sleep(0.0002)  # backpressure: wait for acknowledgements
     if last is not None:
         last.wait_for_publish(120)
     # every earlier message is out too: paho completes them in order per QoS
