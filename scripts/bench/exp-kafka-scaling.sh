@@ -5,8 +5,11 @@
 # Each cell: a new namespace whose raw topic has P partitions; K `streamctl
 # process` start in one group and get BENCH_JOIN (8) s to join (Kafka delays
 # the first rebalance by 3 s; loading first let one processor drain it all
-# before the others joined); then N cpu records are sent unthrottled and the
-# group processes them while they arrive (idle exit).  The processed records
+# before the others joined); then N cpu records are sent unthrottled by
+# BENCH_KEYS (12) generators, each with its own key (--device-id): Kafka puts
+# all records of one key in one partition, and the cpu source has one key per
+# host, so with a single generator one processor gets everything whatever
+# the partitions.  The group processes them while they arrive (idle exit).  The processed records
 # are read back and rate = N / (last - first processed_ns) (collect.py);
 # "active" counts the processors that got records (their stats "in"); peak
 # lag is the largest "lag" in their 1 s stats lines.  Two cores: three processors and the broker share them, so K=3 can
@@ -22,6 +25,8 @@ if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-200000}; fi
 : "${BENCH_PARTS:=1 3 12}"
 : "${BENCH_PROCS:=1 3}"
 : "${BENCH_JOIN:=8}"
+: "${BENCH_KEYS:=12}"
+N=$((N / BENCH_KEYS * BENCH_KEYS))
 HEADER="$BENCH_META_HEADER,exp,series,pair,partitions,processors,active,count,delivered,dup,span_s,rate,cpu_s,peak_lag"
 kadmin() { "$PY" "$BENCH_DIR/kadmin.py" "$KAFKA_BOOTSTRAP" "$@"; }
 
@@ -31,14 +36,21 @@ cell() {
 	kadmin create "$ns.raw.cpu" "$parts" && kadmin create "$ns.processed.cpu" "$parts" ||
 		bench_die "cannot create topics"
 	local k=(--transport=kafka --broker="kafka://$KAFKA_BOOTSTRAP" --namespace="$ns" --progress=never)
+	rm -f "$BENCH_TMP"/p*.json # stats files are appended to
 	for ((i = 0; i < procs; i++)); do
 		bench_time_bg "p$i" "$SC" process "${k[@]}" --client-id="p$i" --idle-exit=$((BENCH_JOIN + 6)) \
 			--stats="$BENCH_TMP/p$i.json" --stats-interval=1
 		pids+=("$BG_PID")
 	done
 	sleep "$BENCH_JOIN" # the whole group joins before the first record
-	"$SC" generate "${k[@]}" --source=cpu --rate=0 --count="$N" --stats=/dev/null 2>/dev/null ||
-		bench_die "generate failed"
+	# one generator per key: records of one key all go to one partition
+	local gp=()
+	for ((i = 0; i < BENCH_KEYS; i++)); do
+		"$SC" generate "${k[@]}" --source=cpu --device-id="dev-$i" --source-id="gen-$i" --rate=0 \
+			--count=$((N / BENCH_KEYS)) --stats=/dev/null 2>/dev/null &
+		gp+=($!)
+	done
+	wait "${gp[@]}" || bench_log "  a generator failed"
 	wait "${pids[@]}"
 	for ((i = 0; i < procs; i++)); do
 		bench_time_read "p$i"
@@ -64,4 +76,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 	done
 done
 bench_plot sweep "$BENCH_RESULTS/exp-kafka-scaling.csv" "$BENCH_IMG/exp-kafka-scaling.png" \
-	"Kafka: processors in one group draining N=$N" partitions
+	"Kafka: processors in one group, N=$N from $BENCH_KEYS keys" partitions

@@ -18,7 +18,7 @@
 bench_init kafka-pipeline
 bench_venv
 
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-50000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-200000}; fi
 : "${BENCH_PARTITIONS:=3}"
 : "${BENCH_JOIN:=5}"
 IDLE=8

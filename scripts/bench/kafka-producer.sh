@@ -25,7 +25,7 @@
 bench_init kafka-producer
 bench_venv
 
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-20000}; else N=${1:-200000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-50000}; else N=${1:-1000000}; fi
 : "${BENCH_PARTITIONS:=3}"
 : "${BENCH_KAFKA_TOOLS:=streamctl kcat kafka-java confluent-kafka streamctl-gen-only}"
 SETTINGS="acks=all idempotence linger.ms=5 partitions=$BENCH_PARTITIONS"
