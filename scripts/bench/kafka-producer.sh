@@ -72,8 +72,6 @@ run_streamctl-gen-only() {
 
 run_kcat() {
 	new_topic
-	local t0 t1
-	t0=$(date +%s.%N)
 	bench_time kcat kcat -P -b "$KAFKA_BOOTSTRAP" -t "$TOPIC" -K $'\t' -X acks=all \
 		-X enable.idempotence=true -X linger.ms=5 <"$BENCH_TMP/keyed"
 	done_topic

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables set here are read by the scripts that source it
 # scripts/bench/lib.sh - sourced by every benchmark script (issue 8).
 #
 # Rules it helps keep (shared/MEASURING.md): tools run one at a time,

@@ -9,7 +9,7 @@
 # brokers are started by scripts/brokers.sh, not here).  BENCH_ONLY="a b"
 # runs a subset (names as the scripts, without .sh).
 set -u -o pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 mode=${1:-quick}
 case $mode in
 quick)
