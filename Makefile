@@ -152,3 +152,24 @@ fuzz: $(FUZZ_BIN)
 
 fuzz-smoke: $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BUILD) 0 $(FUZZ_BIN)
+
+# ---- benchmarks (issue 8): scripts/bench/, results in bench/results/, plots in docs/img/
+BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop
+
+.PHONY: bench bench-quick bench-bin
+
+bench-bin: $(BENCH_BIN)
+
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_stats.h $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Itests/bench -o $@ $< $(LIB) $(LDLIBS)
+
+# Every CSV and plot (long: tens of minutes; run it on a quiet machine).
+bench: $(BIN) bench-bin
+	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh full
+
+# A smoke profile with small counts (< 3 minutes), for CI.
+bench-quick: $(BIN) bench-bin
+	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh quick
+FORMAT_FILES += $(wildcard tests/bench/*.[ch])

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# scripts/bench/mqtt-publisher.sh - MQTT publish throughput at QoS 0 and 1
+# (issue 8; goal: streamctl >= mosquitto_pub at QoS 0).
+#
+#   streamctl generate --transport=mqtt --qos=Q --inflight=W --source=cpu --rate=0 --count=N
+#   mosquitto_pub -l -q Q < N records           (one message per line)
+#   a plain paho-mqtt Python loop, max_inflight_messages=W
+#
+# mosquitto_pub and paho send streamctl's own records (made once, one per
+# line).  Nobody subscribes: the broker routes to no one, the same for all;
+# a QoS 1 run ends when every PUBACK arrived, so "delivered" is what each
+# tool says it sent.  W (BENCH_MQTT_INFLIGHT, 20) is libmosquitto's and
+# paho's default in-flight window; mosquitto_pub has no option to change it.
+#
+# usage: scripts/bench/mqtt-publisher.sh [N]   (CSV: bench/results/mqtt-publisher.csv)
+. "$(dirname "$0")/lib.sh"
+bench_init mqtt-publisher
+bench_venv
+
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-10000}; else N=${1:-100000}; fi
+: "${BENCH_MQTT_QOS:=0 1}"
+: "${BENCH_MQTT_INFLIGHT:=20}"
+: "${BENCH_MQTT_TOOLS:=streamctl mosquitto_pub paho}"
+
+bench_payloads "$N" "$BENCH_TMP/payloads" --source=cpu
+S=$PAYLOAD_SIZE
+bench_log "N=$N records, mean payload $S bytes"
+
+TOOLS=$BENCH_MQTT_TOOLS
+if ! "$SC" generate --transport=mqtt --broker="mqtt://$MQTT_HOST:$MQTT_PORT" \
+	--namespace="$(bench_uniq bench-probe)" --source=cpu --rate=0 --count=1 \
+	--stats=/dev/null --progress=never >/dev/null 2>"$BENCH_TMP/probe.err"; then
+	bench_log "streamctl cannot publish over MQTT here ($(tail -n 1 "$BENCH_TMP/probe.err")): left out"
+	TOOLS=${TOOLS//streamctl/}
+fi
+
+run_streamctl() {
+	local st=$BENCH_TMP/stats-$1.json ns
+	ns=$(bench_uniq bench-mp)
+	bench_time sc "$SC" generate --transport=mqtt --broker="mqtt://$MQTT_HOST:$MQTT_PORT" \
+		--namespace="$ns" --qos="$QOS" --inflight="$BENCH_MQTT_INFLIGHT" --source=cpu --rate=0 \
+		--count="$N" --stats="$st" --stats-interval=0 --progress=never 2>"$BENCH_TMP/sc.err" ||
+		bench_log "  streamctl failed: $(tail -n 2 "$BENCH_TMP/sc.err")"
+	bench_tp_row streamctl "$1" "$SETTINGS" "$N" "$S" "$(bench_stat "$st" out)" "$(bench_stat "$st" elapsed_s)"
+}
+
+run_mosquitto_pub() {
+	bench_time mp mosquitto_pub -h "$MQTT_HOST" -p "$MQTT_PORT" -t "$(bench_uniq bench-mp)/raw/cpu" \
+		-q "$QOS" -l <"$BENCH_TMP/payloads"
+	local rc=$?
+	bench_tp_row mosquitto_pub "$1" "$SETTINGS" "$N" "$S" "$([ $rc = 0 ] && echo "$N" || echo 0)" ""
+}
+
+run_paho() {
+	local out=$BENCH_TMP/paho-$1.out
+	bench_time paho "$PY" "$BENCH_DIR/mqtt_publish.py" "$MQTT_HOST" "$MQTT_PORT" \
+		"$(bench_uniq bench-mp)/raw/cpu" "$QOS" "$BENCH_MQTT_INFLIGHT" "$BENCH_TMP/payloads" >"$out"
+	bench_tp_row paho "$1" "$SETTINGS" "$N" "$S" "$(awk '{ print $2 }' "$out")" "$(awk '{ print $4 }' "$out")"
+}
+
+for QOS in $BENCH_MQTT_QOS; do
+	SETTINGS="qos=$QOS inflight=$BENCH_MQTT_INFLIGHT no subscriber"
+	# shellcheck disable=SC2086
+	bench_interleave "$BENCH_PAIRS" $TOOLS
+done
+REF=streamctl
+[[ " $TOOLS " = *" streamctl "* ]] || REF=mosquitto_pub
+echo "== MQTT publish, N=$N, S=$S bytes, wall =="
+bench_summary "$BENCH_CSV" "$RUN_ID" "$REF" rate_wall
