@@ -41,7 +41,7 @@ PACKAGES=(build-essential pkg-config librdkafka-dev librabbitmq-dev
 	libjansson-dev libmicrohttpd-dev rabbitmq-server mosquitto
 	mosquitto-clients kcat clang-format curl netcat-openbsd procps python3
 	openssl python3-yaml docker-compose clang libclang-rt-14-dev graphviz python3-matplotlib
-	valgrind)
+	valgrind google-perftools libgoogle-perftools-dev python3-venv)
 command -v java >/dev/null 2>&1 || PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || PACKAGES+=(maven)
 
