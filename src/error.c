@@ -14,6 +14,15 @@ void sc_error_clear(struct sc_error *err)
 	err->msg[0] = '\0';
 }
 
+/* Error messages are one line: control characters (a newline quoted from
+ * malformed input, say) become spaces. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
 int sc_error_set(struct sc_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -25,6 +34,7 @@ int sc_error_set(struct sc_error *err, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		one_line(err->msg);
 	}
 	return -code;
 }
@@ -46,6 +56,7 @@ int sc_error_prefix(struct sc_error *err, const char *fmt, ...)
 		memcpy(err->msg + n, ": ", 3);
 		strncat(err->msg, old, sizeof(err->msg) - n - 3);
 	}
+	one_line(err->msg);
 	return -(err->code ? err->code : SC_EIO);
 }
 

@@ -1131,3 +1131,19 @@ Test(codec, decodes_or_cleanly_rejects_every_single_byte_corruption)
 	sc_record_release(&d);
 	sc_buf_release(&buf);
 }
+
+/* Found by fuzz_sensorlogger: jansson quotes the input around a syntax
+ * error, newline included; the reason must stay one line. */
+Test(codec_sensorlogger, reports_malformed_input_on_one_line)
+{
+	static const char body[] =
+		"{\"messageId\": -7, \"sessionId\": \"c3b5a0\\\\7d\\\\\\\\\\\\\\\n ]}\n";
+	struct sc_sensor_batch b;
+	struct sc_error err = {0};
+
+	memset(&b, 0, sizeof(b));
+	cr_assert_eq(codec_sensorlogger_parse(body, sizeof(body) - 1, &b, &err), -SC_EINVAL);
+	cr_assert_null(strchr(err.msg, '\n'), "reason has a newline: %s", err.msg);
+	cr_assert(strstr(err.msg, "json"), "%s", err.msg);
+	free(b.readings);
+}
