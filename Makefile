@@ -2,7 +2,7 @@
 #
 #   make              build build/streamctl
 #   make test         install what is missing, build with -Werror, run every test,
-#                     the sanitizer run and a bounded fuzz run
+#                     the sanitizer run, a bounded fuzz run and the quick benchmarks
 #   make check        the tests only (assumes setup was done and brokers can start)
 #   make unit         Criterion unit tests only
 #   make asan         build and run the unit and pipe tests under ASan/UBSan
@@ -74,11 +74,13 @@ setup:
 
 # The README's test command: sets up what is missing, then runs everything.
 test: setup
-	@$(MAKE) --no-print-directory WERROR=1 CHECK_SANITIZERS=1 CHECK_FUZZ_SECONDS=10 check
+	@$(MAKE) --no-print-directory WERROR=1 CHECK_SANITIZERS=1 CHECK_FUZZ_SECONDS=10 \
+		CHECK_BENCH_QUICK=1 check
 
 check: $(BIN) $(TEST_BIN)
 	@STREAMCTL=$(abspath $(BIN)) CHECK_SANITIZERS=$(CHECK_SANITIZERS) \
-		CHECK_FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) scripts/check.sh $(TEST_BIN)
+		CHECK_FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) CHECK_BENCH_QUICK=$(CHECK_BENCH_QUICK) \
+		scripts/check.sh $(TEST_BIN)
 
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh $(TEST_BIN)

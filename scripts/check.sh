@@ -41,11 +41,18 @@ fi
 count() { printf '%s\n' "$1" | sed -n "s/^$2: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" | tail -n 1; }
 read -r up uf <<<"$(count "$unit_out" unit)"
 read -r ip if_ <<<"$(count "$integ_out" integration)"
-pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + san_p + fz_p))
-fail=$((${uf:-0} + ${if_:-0} + fmt + san_f + fz_f))
+# Optional: the quick benchmark profile (smoke: every benchmark runs once, small)
+bq_p=0 bq_f=0
+if [ "${CHECK_BENCH_QUICK:-0}" = 1 ]; then
+	make --no-print-directory bench-quick 2>&1 | tee "$log"
+	if [ "${PIPESTATUS[0]}" -eq 0 ] && grep -q ', 0 skipped, 0 failed' "$log"; then bq_p=1; else bq_f=1; rc=1; fi
+fi
+
+pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + san_p + fz_p + bq_p))
+fail=$((${uf:-0} + ${if_:-0} + fmt + san_f + fz_f + bq_f))
 [ -z "${up:-}" ] && fail=$((fail + 1))
 [ -z "${ip:-}" ] && fail=$((fail + 1))
 echo
-echo "check: unit ${up:-?}/${uf:-?}, integration ${ip:-?}/${if_:-?}, format $([ $fmt = 0 ] && echo ok || echo FAILED), sanitizers $san_p/$san_f, fuzz $fz_p/$fz_f (passed/failed)"
+echo "check: unit ${up:-?}/${uf:-?}, integration ${ip:-?}/${if_:-?}, format $([ $fmt = 0 ] && echo ok || echo FAILED), sanitizers $san_p/$san_f, fuzz $fz_p/$fz_f, bench-quick $bq_p/$bq_f (passed/failed)"
 printf '%d passed, %d failed\n' "$pass" "$fail"
 [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]
