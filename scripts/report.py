@@ -287,9 +287,15 @@ def performance():
     out += ["### Generator loop: mean ± standard deviation", ""]
     if g:
         out += ["One loop iteration = `gen_next` + encode (the work, not the sleep), "
-                f"R runs × L loops per case (`tests/bench/bench_genloop.c`). R and L come from the "
-                "95% confidence interval of the mean: `need_runs` is the number of runs that "
-                "would make the interval ±2% of the mean with the observed spread.", "",
+                "timed over R runs × L loops per case (`tests/bench/bench_genloop.c`). L is "
+                "chosen so one run lasts well above the timer's resolution (last column of "
+                "the CSV: `timer_ns`); R is chosen from the width of the 95% confidence "
+                "interval of the mean, t(R−1)·sd/√R. The table shows that interval for the "
+                "R used and how many runs a ±2% interval would need with the spread observed. "
+                "On this shared 2-core machine the spread is dominated by rare long "
+                f"iterations (preemption by the brokers), so sd exceeds the mean and R={g[0]['runs']} "
+                f"gives ±{min(float(r['ci95_pct']) for r in g):.0f}–{max(float(r['ci95_pct']) for r in g):.0f}%: "
+                "the mean is an honest figure only with its interval.", "",
                 "| case | codec | R | L | mean (µs) | sd (µs) | 95% CI (µs) | CI % of mean | runs for ±2% |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for r in g:
