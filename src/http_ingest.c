@@ -557,7 +557,6 @@ static void serve(const struct sc_config *cfg, struct http_ingest *h, struct run
 int http_ingest_run(const struct sc_config *cfg, struct sc_error *err)
 {
 	struct http_ingest_cfg hc;
-	struct transport_cfg tc;
 	struct run_stats *stats;
 	struct transport *t = NULL;
 	struct http_ingest *h;
@@ -569,21 +568,13 @@ int http_ingest_run(const struct sc_config *cfg, struct sc_error *err)
 	hc.count = cfg->count;
 	hc.flush_timeout_ms = HTTP_DEFAULT_FLUSH_MS;
 
-	stats = calloc(1, sizeof(*stats));
-	if (!stats)
-		return sc_error_set(err, SC_ENOMEM, "generate: out of memory");
-	rc = run_stats_init(stats, cfg, "generate", err);
+	rc = runtime_start(cfg, "generate", 0, &stats, &t, err);
 	if (rc)
-		goto free_stats;
-	runtime_transport_cfg(cfg, 0, &tc);
-	rc = transport_open(cfg->transport, &tc, &t, err);
-	if (rc)
-		goto release_stats;
-	stats->t = t;
+		return rc;
 	h = http_ingest_new(&hc, t, stats, err);
 	if (!h) {
 		rc = -err->code;
-		goto close_transport;
+		goto finish;
 	}
 	rc = http_ingest_listen(h, cfg->listen, err);
 	if (rc)
@@ -595,17 +586,12 @@ int http_ingest_run(const struct sc_config *cfg, struct sc_error *err)
 	frc = transport_flush(t, HTTP_DEFAULT_FLUSH_MS, err);
 	if (frc)
 		rc = frc;
-	run_stats_finish(stats);
 	fprintf(stderr, "http: %llu pushes accepted, %llu refused, %llu failed\n",
 		(unsigned long long)h->accepted, (unsigned long long)h->refused,
 		(unsigned long long)h->failed);
 free_ingest:
 	http_ingest_free(h);
-close_transport:
-	transport_close(t);
-release_stats:
-	run_stats_release(stats);
-free_stats:
-	free(stats);
+finish:
+	runtime_finish(stats, t);
 	return rc;
 }

@@ -160,7 +160,6 @@ int role_generate(const struct sc_config *cfg, struct sc_error *err)
 {
 	struct gen_run r;
 	struct gen_cfg gc;
-	struct transport_cfg tc;
 	int rc, frc;
 
 	if (!strcmp(cfg->source, "http"))
@@ -183,31 +182,14 @@ int role_generate(const struct sc_config *cfg, struct sc_error *err)
 	if (!r.g)
 		return -err->code;
 
-	r.stats = calloc(1, sizeof(*r.stats));
-	if (!r.stats) {
-		rc = sc_error_set(err, SC_ENOMEM, "generate: out of memory");
+	rc = runtime_start(cfg, "generate", 0, &r.stats, &r.t, err);
+	if (rc)
 		goto free_gen;
-	}
-	rc = run_stats_init(r.stats, cfg, "generate", err);
-	if (rc)
-		goto free_stats;
-
-	runtime_transport_cfg(cfg, 0, &tc);
-	rc = transport_open(cfg->transport, &tc, &r.t, err);
-	if (rc)
-		goto release_stats;
-	r.stats->t = r.t;
-
 	rc = run(&r, err);
 	frc = transport_flush(r.t, FLUSH_TIMEOUT_MS, rc ? NULL : err);
 	if (!rc && frc)
 		rc = frc;
-	run_stats_finish(r.stats);
-	transport_close(r.t);
-release_stats:
-	run_stats_release(r.stats);
-free_stats:
-	free(r.stats);
+	runtime_finish(r.stats, r.t);
 free_gen:
 	gen_free(r.g);
 	sc_record_release(&r.rec);

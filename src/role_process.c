@@ -257,7 +257,6 @@ int role_process(const struct sc_config *cfg, struct sc_error *err)
 {
 	struct proc_run r;
 	struct proc_cfg pc;
-	struct transport_cfg tc;
 	unsigned int inputs;
 	int rc, frc;
 
@@ -276,34 +275,17 @@ int role_process(const struct sc_config *cfg, struct sc_error *err)
 	if (!r.p)
 		return -err->code;
 
-	r.stats = calloc(1, sizeof(*r.stats));
-	if (!r.stats) {
-		rc = sc_error_set(err, SC_ENOMEM, "process: out of memory");
-		goto free_proc;
-	}
-	rc = run_stats_init(r.stats, cfg, "process", err);
-	if (rc)
-		goto free_stats;
-
 	inputs = r.sensorlogger
 			 ? SC_STREAM_BIT(SC_STREAM_EXTERNAL)
 			 : SC_STREAM_BIT(SC_STREAM_RAW_CPU) | SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
-	runtime_transport_cfg(cfg, inputs, &tc);
-	rc = transport_open(cfg->transport, &tc, &r.t, err);
+	rc = runtime_start(cfg, "process", inputs, &r.stats, &r.t, err);
 	if (rc)
-		goto release_stats;
-	r.stats->t = r.t;
-
+		goto free_proc;
 	rc = run(&r, err);
 	frc = transport_flush(r.t, FLUSH_TIMEOUT_MS, rc ? NULL : err);
 	if (!rc && frc)
 		rc = frc;
-	run_stats_finish(r.stats);
-	transport_close(r.t);
-release_stats:
-	run_stats_release(r.stats);
-free_stats:
-	free(r.stats);
+	runtime_finish(r.stats, r.t);
 free_proc:
 	proc_free(r.p);
 	sc_record_release(&r.in);

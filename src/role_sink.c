@@ -153,7 +153,6 @@ int role_sink(const struct sc_config *cfg, struct sc_error *err)
 {
 	struct sink_run r;
 	struct sink_cfg sc;
-	struct transport_cfg tc;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -167,36 +166,19 @@ int role_sink(const struct sc_config *cfg, struct sc_error *err)
 	if (!r.s)
 		return -err->code;
 
-	r.stats = calloc(1, sizeof(*r.stats));
-	if (!r.stats) {
-		rc = sc_error_set(err, SC_ENOMEM, "sink: out of memory");
+	rc = runtime_start(cfg, "sink",
+			   SC_STREAM_BIT(SC_STREAM_PROC_CPU) |
+				   SC_STREAM_BIT(SC_STREAM_PROC_SENSOR) |
+				   SC_STREAM_BIT(SC_STREAM_DEADLETTER),
+			   &r.stats, &r.t, err);
+	if (rc)
 		goto close_sink;
-	}
-	rc = run_stats_init(r.stats, cfg, "sink", err);
-	if (rc)
-		goto free_stats;
-
-	runtime_transport_cfg(cfg,
-			      SC_STREAM_BIT(SC_STREAM_PROC_CPU) |
-				      SC_STREAM_BIT(SC_STREAM_PROC_SENSOR) |
-				      SC_STREAM_BIT(SC_STREAM_DEADLETTER),
-			      &tc);
-	rc = transport_open(cfg->transport, &tc, &r.t, err);
-	if (rc)
-		goto release_stats;
-	r.stats->t = r.t;
 	r.stats->ready_fn = sink_ready;
 	r.stats->ready_ctx = r.s;
-
 	rc = run(&r, err);
-	run_stats_finish(r.stats);
-	transport_close(r.t);
+	runtime_finish(r.stats, r.t);
 	if (!rc)
 		fprintf(stderr, "sink: database %s\n", cfg->db);
-release_stats:
-	run_stats_release(r.stats);
-free_stats:
-	free(r.stats);
 close_sink:
 	sink_close(r.s);
 	sc_record_release(&r.rec);

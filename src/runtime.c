@@ -240,6 +240,46 @@ void run_stats_finish(struct run_stats *s)
 		ms(s->e2e_all.max));
 }
 
+int runtime_start(const struct sc_config *cfg, const char *role, unsigned int inputs,
+		  struct run_stats **stats, struct transport **t, struct sc_error *err)
+{
+	struct transport_cfg tc;
+	struct run_stats *s;
+	int rc;
+
+	*stats = NULL;
+	*t = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return sc_error_set(err, SC_ENOMEM, "%s: out of memory", role);
+	rc = run_stats_init(s, cfg, role, err);
+	if (rc)
+		goto free_stats;
+	runtime_transport_cfg(cfg, inputs, &tc);
+	rc = transport_open(cfg->transport, &tc, t, err);
+	if (rc)
+		goto release_stats;
+	s->t = *t;
+	*stats = s;
+	return 0;
+release_stats:
+	run_stats_release(s);
+free_stats:
+	free(s);
+	return rc;
+}
+
+void runtime_finish(struct run_stats *stats, struct transport *t)
+{
+	if (stats)
+		run_stats_finish(stats);
+	transport_close(t);
+	if (stats) {
+		run_stats_release(stats);
+		free(stats);
+	}
+}
+
 void run_stats_release(struct run_stats *s)
 {
 	metrics_stop(s->metrics);

@@ -59,6 +59,17 @@ struct run_stats {
 
 int run_stats_init(struct run_stats *s, const struct sc_config *cfg, const char *role,
 		   struct sc_error *err);
+/*
+ * What every role does around its work: allocate and start its stats
+ * (role name, --stats, --metrics), then open its transport consuming
+ * `inputs` (0 for a producer).  On failure nothing is left open.
+ * runtime_finish() prints the final stats, closes the transport and frees
+ * the stats; it accepts NULLs.
+ */
+int runtime_start(const struct sc_config *cfg, const char *role, unsigned int inputs,
+		  struct run_stats **stats, struct transport **t, struct sc_error *err);
+void runtime_finish(struct run_stats *stats, struct transport *t);
+
 /* Record one message's latencies (ns; a value <= 0 means unknown and is skipped). */
 void run_stats_latency(struct run_stats *s, int64_t stage_ns, int64_t e2e_ns);
 /* Print a periodic line if the interval elapsed (cheap to call often). */
