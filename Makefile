@@ -170,6 +170,9 @@ $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_stats.h $(LIB)
 # Every CSV and plot (long: tens of minutes; run it on a quiet machine).
 bench: $(BIN) bench-bin
 	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh full
+	@scripts/bench/bottleneck-cpu-gen.sh
+	@STREAMCTL=$(abspath $(BIN)) scripts/experiments/broker-failure.sh
+	@/usr/bin/python3 scripts/report.py
 
 # A smoke profile with small counts (< 3 minutes), for CI.
 bench-quick: $(BIN) bench-bin
