@@ -356,7 +356,9 @@ def performance():
         tops = top_functions(f"profile-{kind}-pprof.txt")
         if tops:
             out += [f"### Processor profile, {kind} records (gperftools, `processor.prof`)", "",
-                    "Top functions by samples (flat, flat %, cumulative %, cum, cum %):", ""] + tops + [
+                    "Top functions by samples (flat, flat %, running %, cum, cum %). Debian's "
+                    "libjansson has no symbols, so names inside it are the nearest exported "
+                    "ones: read them as \"jansson's parser and object tree\".", ""] + tops + [
                     "", f"![call graph](docs/img/profile-{kind}-callgraph.png)",
                     "", f"![flame graph](docs/img/profile-{kind}-flame.png)", "",
                     f"*From `bench/results/profile-{kind}-pprof.txt` and `profile-{kind}-callgrind.txt` "
