@@ -197,59 +197,35 @@ static int handle(void *ctx, struct sc_msg *m, struct sc_error *err)
 	return publish_record(r, &r->out, err);
 }
 
+/* runtime_consume's safe step: the batch's outputs confirmed. */
+static int batch_safe(void *ctx, size_t n, struct sc_error *err)
+{
+	struct proc_run *r = ctx;
+
+	return n ? confirm_batch(r, err) : 0;
+}
+
+static void batch_abandon(void *ctx)
+{
+	struct proc_run *r = ctx;
+
+	r->nouts = 0;
+	r->send_failed = false;
+}
+
 static int run(struct proc_run *r, struct sc_error *err)
 {
-	const struct sc_config *cfg = r->cfg;
-	size_t cap = (size_t)cfg->batch, n;
-	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
-	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
-	int rc = 0;
+	size_t cap = (size_t)r->cfg->batch;
+	int rc;
 
-	if (!msgs)
-		return sc_error_set(err, SC_ENOMEM, "process: out of memory");
 	r->outs = calloc(cap, sizeof(*r->outs));
-	if (!r->outs) {
-		free(msgs);
+	if (!r->outs)
 		return sc_error_set(err, SC_ENOMEM, "process: out of memory");
-	}
-	while (runtime_keep_consuming(r->t, &drain_deadline)) {
-		int prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle,
-					     r, err);
-		/*
-		 * A stop request in the middle of a batch (the pipe's poll says
-		 * -SC_EINTR) ends it like the end of the input: what was read is
-		 * stored and committed, not rolled back (a pipe cannot deliver it again).
-		 */
-		if (prc == -SC_EINTR)
-			prc = -SC_EOF;
-		if (prc && prc != -SC_EOF) {
-			runtime_drop_batch(r->t, msgs, n);
-			rc = prc;
-			break;
-		}
-		if (n) {
-			rc = confirm_batch(r, err);
-			if (rc) {
-				runtime_drop_batch(r->t, msgs, n);
-				break;
-			}
-			rc = runtime_ack_batch(r->t, msgs, n, err);
-			if (rc)
-				break;
-			last_input = sc_mono_ns();
-		}
-		run_stats_tick(r->stats);
-		if (prc == -SC_EOF)
-			break;
-		if (cfg->idle_exit > 0 &&
-		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
-			break;
-	}
+	rc = runtime_consume(r->cfg, r->t, r->stats, handle, batch_safe, batch_abandon, r, err);
 	for (size_t i = 0; i < cap; i++)
 		sc_buf_release(&r->outs[i].buf);
 	free(r->outs);
 	r->outs = NULL;
-	free(msgs);
 	return rc;
 }
 

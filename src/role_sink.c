@@ -92,61 +92,36 @@ static bool sink_ready(void *ctx)
 	return sink_writable(ctx);
 }
 
-static int run(struct sink_run *r, struct sc_error *err)
+/* runtime_consume's safe step: the batch's SQLite transaction committed. */
+static int batch_safe(void *ctx, size_t n, struct sc_error *err)
 {
-	const struct sc_config *cfg = r->cfg;
-	size_t cap = (size_t)cfg->batch, n;
-	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
-	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
+	struct sink_run *r = ctx;
 	int rc = 0;
 
-	if (!msgs)
-		return sc_error_set(err, SC_ENOMEM, "sink: out of memory");
-	while (runtime_keep_consuming(r->t, &drain_deadline)) {
-		int prc;
-
-		prc = runtime_poll_batch(r->t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle, r,
-					 err);
-		/*
-		 * A stop request in the middle of a batch (the pipe's poll says
-		 * -SC_EINTR) ends it like the end of the input: what was read is
-		 * stored and committed, not rolled back (a pipe cannot deliver it again).
-		 */
-		if (prc == -SC_EINTR)
-			prc = -SC_EOF;
-		if (prc && prc != -SC_EOF) {
-			if (r->in_tx)
-				sink_rollback(r->s);
-			r->in_tx = false;
-			runtime_drop_batch(r->t, msgs, n);
-			rc = prc;
-			break;
+	if (r->in_tx) {
+		r->in_tx = false;
+		rc = sink_commit(r->s, err);
+		if (rc) {
+			sink_rollback(r->s);
+			return rc;
 		}
-		if (r->in_tx) {
-			r->in_tx = false;
-			rc = sink_commit(r->s, err);
-			if (rc) {
-				sink_rollback(r->s);
-				runtime_drop_batch(r->t, msgs, n);
-				break;
-			}
-		}
-		if (n) {
-			r->stats->out += n;
-			rc = runtime_ack_batch(r->t, msgs, n, err);
-			if (rc)
-				break;
-			last_input = sc_mono_ns();
-		}
-		run_stats_tick(r->stats);
-		if (prc == -SC_EOF)
-			break;
-		if (cfg->idle_exit > 0 &&
-		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
-			break;
 	}
-	free(msgs);
-	return rc;
+	r->stats->out += n;
+	return 0;
+}
+
+static void batch_abandon(void *ctx)
+{
+	struct sink_run *r = ctx;
+
+	if (r->in_tx)
+		sink_rollback(r->s);
+	r->in_tx = false;
+}
+
+static int run(struct sink_run *r, struct sc_error *err)
+{
+	return runtime_consume(r->cfg, r->t, r->stats, handle, batch_safe, batch_abandon, r, err);
 }
 
 int role_sink(const struct sc_config *cfg, struct sc_error *err)

@@ -350,3 +350,46 @@ void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		transport_msg_release(t, &msgs[i]);
 }
+
+int runtime_consume(const struct sc_config *cfg, struct transport *t, struct run_stats *stats,
+		    runtime_handle_fn handle, runtime_safe_fn safe, void (*abandon)(void *ctx),
+		    void *ctx, struct sc_error *err)
+{
+	size_t cap = (size_t)cfg->batch, n;
+	struct sc_msg *msgs = calloc(cap, sizeof(*msgs));
+	int64_t last_input = sc_mono_ns(), drain_deadline = 0;
+	int rc = 0;
+
+	if (!msgs)
+		return sc_error_set(err, SC_ENOMEM, "%s: out of memory", stats->role);
+	while (runtime_keep_consuming(t, &drain_deadline)) {
+		int prc = runtime_poll_batch(t, msgs, cap, (int)cfg->batch_ms, 200, &n, handle, ctx,
+					     err);
+
+		if (prc == -SC_EINTR)
+			prc = -SC_EOF;
+		if (prc && prc != -SC_EOF)
+			rc = prc;
+		else
+			rc = safe(ctx, n, err);
+		if (rc) {
+			abandon(ctx);
+			runtime_drop_batch(t, msgs, n);
+			break;
+		}
+		if (n) {
+			rc = runtime_ack_batch(t, msgs, n, err);
+			if (rc)
+				break;
+			last_input = sc_mono_ns();
+		}
+		run_stats_tick(stats);
+		if (prc == -SC_EOF)
+			break;
+		if (cfg->idle_exit > 0 &&
+		    sc_mono_ns() - last_input >= (int64_t)(cfg->idle_exit * 1e9))
+			break;
+	}
+	free(msgs);
+	return rc;
+}

@@ -100,6 +100,23 @@ int runtime_ack_batch(struct transport *t, struct sc_msg *msgs, size_t n, struct
  * locally, so the role drains that queue (lag > 0), for at most 10 s.
  */
 bool runtime_keep_consuming(struct transport *t, int64_t *drain_deadline);
+/*
+ * The main loop of a consumer role.  Each round polls a batch (handle() on
+ * every message), then safe(ctx, n) makes the batch's outputs safe (sink:
+ * the SQLite commit; process: outputs confirmed by the broker), and only
+ * then is the input committed at the transport.  On any failure abandon(ctx)
+ * undoes the open batch and its input is released uncommitted.  The loop
+ * ends at the end of input, on a stop (after draining, see
+ * runtime_keep_consuming), after --idle-exit seconds without input, or on an
+ * error.  A stop in the middle of a batch (the pipe's poll says -SC_EINTR)
+ * ends it like the end of input: what was read is stored, not rolled back,
+ * since a pipe cannot deliver it again.
+ */
+typedef int (*runtime_safe_fn)(void *ctx, size_t n, struct sc_error *err);
+int runtime_consume(const struct sc_config *cfg, struct transport *t, struct run_stats *stats,
+		    runtime_handle_fn handle, runtime_safe_fn safe, void (*abandon)(void *ctx),
+		    void *ctx, struct sc_error *err);
+
 /* Release without committing (the input will be redelivered where the backend can). */
 void runtime_drop_batch(struct transport *t, struct sc_msg *msgs, size_t n);
 
