@@ -31,7 +31,7 @@ run_variant() {
 	local db=$BENCH_TMP/pipe-$pair.db
 	rm -f "$db" "$db-wal" "$db-shm"
 	local s=("$SC" sink --db="$db" --progress=never --stats-interval=0 --stats="$BENCH_TMP/sink.json")
-	local tag u=0 sy=0 r=0 rows=$n span="" p50="" p99="" p999="" pmax="" wall
+	local tag u=0 sy=0 r=0 size="" rows=$n span="" p50="" p99="" p999="" pmax="" wall
 	local t0 t1
 	t0=$(date +%s.%N)
 	case $stages in
@@ -52,8 +52,12 @@ run_variant() {
 	if [ "$stages" = full ]; then
 		read -r rows span p50 p99 p999 pmax < <("$PY" "$BENCH_DIR/dbstats.py" "$db" "$table")
 	fi
+	# mean encoded record size (framing excluded), from the generator's final stats line
+	size=$(tail -n 1 "$BENCH_TMP/gen.json" 2>/dev/null |
+		sed -n 's/.*"out":\([0-9]*\).*"bytes_out":\([0-9]*\).*/\1 \2/p' |
+		awk '$1 > 0 { printf "%d", $2 / $1 + 0.5 }')
 	T_WALL=$wall T_USER=$u T_SYS=$sy T_RSS=$r
-	TOOL_VER=streamctl bench_tp_row "streamctl-$stages" "$pair" "source=$src codec=$codec" "$n" "" "$rows" "$span" \
+	TOOL_VER=streamctl bench_tp_row "streamctl-$stages" "$pair" "source=$src codec=$codec" "$n" "$size" "$rows" "$span" \
 		"$p50" "$p99" "$p999" "$pmax"
 }
 
