@@ -10,7 +10,7 @@
  * interval.  round_weed() then moves the last digit towards v and checks
  * that the result is provably the shortest and closest; when it cannot
  * (the imprecision of the scaled values straddles a decision) Grisu3 fails
- * and dtoa_shortest() uses the printf loop instead.  Written from the
+ * and dtoa_shortest() takes the digits from the printf loop instead.  Written from the
  * paper; the variable names follow it (kappa, unit, too_low/too_high).
  *
  * Map:  diy_fp arithmetic - cached powers - Grisu3 - layout and fallback
@@ -257,17 +257,28 @@ int dtoa_grisu3(double v, char *digits, int *exp10)
 
 /* ---- layout and fallback -------------------------------------------------- */
 
-/* The old encoder: the shortest of %.15g/%.16g/%.17g that reads back equal. */
-static size_t dtoa_printf(double v, char *buf)
+/*
+ * The fallback, the encoder's old method: the digits of the shortest of
+ * %.15e/%.16e/%.17e (15, 16, 17 significant digits) that strtod() reads
+ * back as v, trailing zeros dropped; v > 0 finite.  Returns their count.
+ */
+static int dtoa_printf_digits(double v, char *d, int *exp10)
 {
+	char tmp[40], *p;
 	int n = 0;
 
 	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, DTOA_BUFSIZE, "%.*g", prec, v);
-		if (prec == 17 || strtod(buf, NULL) == v)
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+		if (prec == 17 || strtod(tmp, NULL) == v)
 			break;
 	}
-	return (size_t)n;
+	for (p = tmp; *p != 'e'; p++)
+		if (*p != '.')
+			d[n++] = *p;
+	while (n > 1 && d[n - 1] == '0')
+		n--;
+	*exp10 = atoi(p + 1) - (n - 1);
+	return n;
 }
 
 /* Lay out digits[0..n) * 10^e10 (see dtoa.h), after an optional sign. */
@@ -330,6 +341,6 @@ size_t dtoa_shortest(double v, char *buf)
 	}
 	n = dtoa_grisu3(v < 0 ? -v : v, d, &e10);
 	if (n == 0)
-		return dtoa_printf(v, buf);
+		n = dtoa_printf_digits(v < 0 ? -v : v, d, &e10);
 	return dtoa_layout(d, n, e10, v < 0, buf);
 }

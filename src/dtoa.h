@@ -6,10 +6,11 @@
  * Quickly and Accurately with Integers", PLDI 2010, with a fallback.
  * Grisu3 produces the shortest digit string that reads back to the same
  * double and proves it, or reports that it cannot (about 0.5% of random
- * doubles); dtoa_shortest() then falls back to the shortest of %.15g,
- * %.16g and %.17g that strtod() reads back equal (what the JSON encoder
- * did before), so the output always round-trips and is never longer than
- * that loop's.
+ * doubles); dtoa_shortest() then takes the digits of the shortest of
+ * %.15g, %.16g and %.17g that strtod() reads back equal (what the JSON
+ * encoder printed before).  Either way the digits are laid out by one rule
+ * (below), so the output always round-trips and is never longer than
+ * %.17g nor than that old loop's output.
  */
 #ifndef SC_DTOA_H
 #define SC_DTOA_H
