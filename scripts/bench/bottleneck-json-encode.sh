@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 pairs=${1:-7}
-n=${N:-2000}
+n=${N:-10000}
 cg_n=${CG_N:-200}
 first=$(git log --diff-filter=A --format=%H -- src/dtoa.c | tail -n 1)
 [ -n "$first" ] || { echo "bottleneck-json-encode: src/dtoa.c is not in this history" >&2; exit 1; }
