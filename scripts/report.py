@@ -126,6 +126,33 @@ def bottleneck():
     ])
 
 
+def bottleneck_json_encode():
+    """Before/after of the JSON encoder's doubles (src/dtoa.c), newest run only."""
+    data = rows("bottleneck-json-encode.csv")
+    if not data:
+        return "*(no data yet: run scripts/bench/bottleneck-json-encode.sh)*"
+    start = max(i for i, r in enumerate(data) if r["run"] == "warmup" and r["version"] == "before")
+    meas = [r for r in data[start:] if r["run"] != "warmup"]
+    med = {(v, m): statistics.median(float(r[m]) for r in meas if r["version"] == v)
+           for v in ("before", "after") for m in ("records_per_s", "cpu_us_per_record")}
+    cpu = pair_ratios(meas, "run", "after", "before", "cpu_us_per_record", higher_is_better=False)
+    cg = {r["version"]: r for r in rows("bottleneck-json-encode-callgrind.csv")}
+    n = int(meas[0]["count"])
+    out = ["| version | median records/s | median CPU µs/record | instructions/record | bytes/record |",
+           "|---|---|---|---|---|"]
+    for v, what in (("before", "`%.15g/16g/17g` + `strtod` per double"), ("after", "Grisu3, `src/dtoa.c`")):
+        c = cg.get(v, {})
+        out.append(f"| {v}: {what} | {fnum(med[(v, 'records_per_s')], 0)} | "
+                   f"{fnum(med[(v, 'cpu_us_per_record')])} | {fnum(c.get('instructions_per_record'), 0)} | "
+                   f"{fnum(c.get('bytes_per_record'), 0)} |")
+    out += ["", f"CPU time per record, {n:,} sensor records per run: median of {len(cpu)} interleaved pairs "
+            f"**{statistics.median(cpu):.1f}× less** (range {min(cpu):.1f}–{max(cpu):.1f}×). "
+            "Instructions and bytes: one callgrind run of each build (whole process).",
+            "", source("bottleneck-json-encode.csv", "bottleneck-json-encode-callgrind.csv")
+            + " Reproduce: `scripts/bench/bottleneck-json-encode.sh`."]
+    return "\n".join(out)
+
+
 def latest(name):
     """Rows of the newest run (run_id) of a bench CSV."""
     data = rows(name)
@@ -372,6 +399,7 @@ SECTIONS = {
     "performance": performance,
     "broker-failure": broker_failure,
     "bottleneck": bottleneck,
+    "bottleneck-json-encode": bottleneck_json_encode,
 }
 
 

@@ -16,6 +16,7 @@
  */
 #include "codec.h"
 #include "codec_internal.h"
+#include "dtoa.h"
 #include "error.h"
 #include "record.h"
 
@@ -82,11 +83,10 @@ static void put_i64(struct jenc *e, int64_t v)
 	put_u64(e, (uint64_t)v);
 }
 
-/* Shortest of %.15g/%.16g/%.17g that parses back equal; non-finite is an error. */
+/* The shortest decimal that parses back equal (dtoa.h); non-finite is an error. */
 static void put_dbl(struct jenc *e, const char *field, double v)
 {
-	char tmp[40];
-	int n = 0;
+	char tmp[DTOA_BUFSIZE];
 
 	if (e->rc)
 		return;
@@ -103,12 +103,7 @@ static void put_dbl(struct jenc *e, const char *field, double v)
 		put_i64(e, (int64_t)v);
 		return;
 	}
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (prec == 17 || strtod(tmp, NULL) == v)
-			break;
-	}
-	put(e, tmp, (size_t)n);
+	put(e, tmp, dtoa_shortest(v, tmp));
 }
 
 static void put_str(struct jenc *e, const char *field, const char *s, size_t max)
