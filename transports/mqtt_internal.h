@@ -77,6 +77,9 @@ struct mqtt_priv {
 
 	uint64_t outstanding, confirmed, failed;
 	char fail_reason[200];
+	/* publish() / flush() waiting on this transport's window (mqtt_lock): the
+	 * callbacks broadcast only when one of them can go on (see mqtt.c) */
+	int pub_waiters, flush_waiters;
 	bool closing;
 
 	struct mqtt_rx *head, *tail;
