@@ -116,9 +116,16 @@ static const unsigned char *scan_escape(struct jscan *s, const unsigned char *q)
 		return js_malformed(s, q, "lone low surrogate in string"), NULL;
 	if (cp < 0xd800 || cp > 0xdbff)
 		return q + 6;
+	/* a high surrogate must be followed by "\\u" and a low one */
+	for (int i = 6; i < 8; i++) {
+		if (q + i >= s->end)
+			return js_truncated(s, "unterminated string"), NULL;
+		if (q[i] != "\\u"[i - 6])
+			return js_malformed(s, q, "lone high surrogate in string"), NULL;
+	}
 	if (s->end - q < 12)
 		return js_truncated(s, "unterminated string"), NULL;
-	if (q[6] != '\\' || q[7] != 'u' || (lo = hex4(q + 8)) < 0xdc00 || lo > 0xdfff)
+	if ((lo = hex4(q + 8)) < 0xdc00 || lo > 0xdfff)
 		return js_malformed(s, q, "lone high surrogate in string"), NULL;
 	return q + 12;
 }
