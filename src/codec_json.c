@@ -570,7 +570,9 @@ typedef int (*nested_fn)(struct jscan *s, int i, struct jval *v, void *ctx);
 /*
  * One object of the schema, scanner on its '{': known keys' scalar values
  * go to slots[i] (which the caller zeroed), containers to fn (skipped when
- * fn is NULL), unknown keys are skipped, duplicates refused.  0 when the
+ * fn is NULL), unknown keys are skipped, duplicates refused (a known key by
+ * its slot, the others by the key set; the two cannot be equal, as keys are
+ * matched on their decoded bytes).  0 when the
  * object closed, or a fatal error.
  */
 static int scan_object(struct jscan *s, const struct keydef *defs, int ndefs, struct jval *slots,
@@ -585,15 +587,19 @@ static int scan_object(struct jscan *s, const struct keydef *defs, int ndefs, st
 		return rc;
 	js_keyset_init(&ks);
 	while ((rc = js_next_key(s, &first, &k)) == 1) {
-		if ((rc = js_keyset_add(s, &ks, &k)))
-			break;
 		for (i = 0; i < ndefs; i++)
 			if (js_key_is(&k, defs[i].name, defs[i].len))
 				break;
 		if (i == ndefs) {
-			if ((rc = js_skip(s)))
+			/* unknown keys go to the key set; a known key is a duplicate when its slot is taken */
+			if ((rc = js_keyset_add(s, &ks, &k)) || (rc = js_skip(s)))
 				break;
 			continue;
+		}
+		if (slots[i].type != JT_NONE) {
+			rc = js_malformed(s, (const unsigned char *)k.raw - 1,
+					  "duplicate object key");
+			break;
 		}
 		if ((rc = js_value(s, &slots[i])))
 			break;
