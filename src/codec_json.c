@@ -87,11 +87,102 @@ static void put_i64(struct jenc *e, int64_t v)
 	put_u64(e, (uint64_t)v);
 }
 
+/*
+ * Format the P leading digits d[0..P) with decimal exponent x (of d[0]) the
+ * way printf's "%.<P>g" does: style e when x < -4 or x >= P, trailing zeros
+ * dropped.  Returns the length written to out (room for 32 bytes).
+ */
+static int fmt_g(char *out, bool neg, const char *d, int P, int x)
+{
+	char *o = out;
+	int k = P;
+
+	while (k > 1 && d[k - 1] == '0')
+		k--;
+	if (neg)
+		*o++ = '-';
+	if (x < -4 || x >= P) {
+		*o++ = d[0];
+		if (k > 1) {
+			*o++ = '.';
+			memcpy(o, d + 1, (size_t)k - 1);
+			o += k - 1;
+		}
+		o += sprintf(o, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+	} else if (x >= 0) {
+		for (int i = 0; i <= x; i++)
+			*o++ = i < k ? d[i] : '0';
+		if (k > x + 1) {
+			*o++ = '.';
+			memcpy(o, d + x + 1, (size_t)(k - x - 1));
+			o += k - x - 1;
+		}
+	} else {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = 0; i < -x - 1; i++)
+			*o++ = '0';
+		memcpy(o, d, (size_t)k);
+		o += k;
+	}
+	*o = '\0';
+	return (int)(o - out);
+}
+
+/*
+ * "%.<P>g" of v for P = 15 and 16 derived from one "%.16e" (17 correctly
+ * rounded digits): rounding those to P digits is the correctly rounded
+ * P-digit value unless the dropped digits are exactly a half ("5", "50"),
+ * where the 17-digit string cannot tell which way v lies - then ask printf.
+ */
+static int shortest_g(char *tmp, size_t size, double v)
+{
+	char s[40], d[18];
+	int x, n;
+	bool neg;
+
+	snprintf(s, sizeof(s), "%.16e", v);
+	neg = s[0] == '-';
+	d[0] = s[neg];
+	memcpy(d + 1, s + neg + 2, 16); /* skip "d." */
+	x = atoi(s + neg + 19);		/* after "d.<16>e" */
+	for (int P = 15; P <= 16; P++) {
+		char r[18];
+		int rx = x;
+		double back;
+		bool tie = d[P] == '5';
+		for (int i = P + 1; i < 17 && tie; i++)
+			tie = d[i] == '0';
+		if (tie) {
+			n = snprintf(tmp, size, "%.*g", P, v);
+		} else {
+			memcpy(r, d, (size_t)P);
+			if (d[P] >= '5') {
+				int i = P - 1;
+				while (i >= 0 && r[i] == '9')
+					r[i--] = '0';
+				if (i >= 0) {
+					r[i]++;
+				} else { /* 99..9 -> 100..0 */
+					r[0] = '1';
+					rx++;
+				}
+			}
+			n = fmt_g(tmp, neg, r, P, rx);
+		}
+		if (!js_number_value(tmp, (size_t)n, &back))
+			back = strtod(tmp, NULL);
+		if (back == v)
+			return n;
+	}
+	return fmt_g(tmp, neg, d, 17, x);
+}
+
 /* Shortest of %.15g/%.16g/%.17g that parses back equal; non-finite is an error. */
 static void put_dbl(struct jenc *e, const char *field, double v)
 {
 	char tmp[40];
-	int n = 0;
+	int n;
 
 	if (e->rc)
 		return;
@@ -108,11 +199,7 @@ static void put_dbl(struct jenc *e, const char *field, double v)
 		put_i64(e, (int64_t)v);
 		return;
 	}
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (prec == 17 || strtod(tmp, NULL) == v)
-			break;
-	}
+	n = shortest_g(tmp, sizeof(tmp), v);
 	put(e, tmp, (size_t)n);
 }
 

@@ -335,6 +335,71 @@ Test(codec_json, keeps_64_bit_integers_exact)
 	sc_record_release(&r);
 }
 
+/* The encoder's number format as it was first written (printf and strtod only). */
+static void ref_dbl(double v, char *out, size_t size)
+{
+	if (v == 0 && signbit(v)) {
+		snprintf(out, size, "-0.0");
+		return;
+	}
+	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
+		snprintf(out, size, "%lld", (long long)v);
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, size, "%.*g", prec, v);
+		if (prec == 17 || strtod(out, NULL) == v)
+			break;
+	}
+}
+
+Test(codec_json, prints_doubles_exactly_like_the_printf_shortest_of_15_16_17_digits)
+{
+	struct sc_record r;
+	struct sc_error err = {0};
+	struct sc_buf buf;
+	char want[256 * 40], dec[64];
+	int ties = 0;
+
+	sc_buf_init(&buf);
+	sc_record_init(&r, SC_KIND_CPU);
+	r.u.cpu.ncores = SC_CPU_MAX_CORES;
+	for (int rec = 0; rec < 1500; rec++) {
+		size_t n = 0;
+		for (int i = 0; i < SC_CPU_MAX_CORES; i++) {
+			double v;
+			if (i % 4 == 3) {
+				/* 17 digits ending in 5 (or 50): the rounding ties of the 16/15-digit forms */
+				bool p16 = rnd() % 2;
+				snprintf(dec, sizeof(dec),
+					 p16 ? "%s%llu.%015llu5e%d" : "%s%llu.%014llu50e%d",
+					 rnd() % 2 ? "-" : "", (unsigned long long)(rnd() % 9 + 1),
+					 (unsigned long long)(rnd() % (p16 ? 1000000000000000ull
+									   : 100000000000000ull)),
+					 (int)(rnd() % 640) - 320);
+				v = strtod(dec, NULL);
+				if (!isfinite(v))
+					v = 1.5;
+				char e17[40];
+				snprintf(e17, sizeof(e17), "%.16e", v);
+				ties += strncmp(e17 + (v < 0) + 2 + (p16 ? 15 : 14),
+						p16 ? "5e" : "50e", p16 ? 2 : 3) == 0;
+			} else {
+				v = rnd_double();
+			}
+			r.u.cpu.cores[i] = v;
+			n += (size_t)snprintf(want + n, sizeof(want) - n, i ? "," : "\"cores\":[");
+			ref_dbl(v, want + n, sizeof(want) - n);
+			n += strlen(want + n);
+		}
+		cr_assert_eq(codec_json_encode(&r, &buf, &err), 0, "%s", err.msg);
+		cr_assert_not_null(memmem(buf.data, buf.len, want, n), "record %d: %.*s\nwant %s",
+				   rec, (int)buf.len, buf.data, want);
+	}
+	sc_buf_release(&buf);
+	sc_record_release(&r);
+}
+
 /* ---- strings ------------------------------------------------------------------ */
 
 Test(codec_json, decodes_every_escape_including_surrogate_pairs)
