@@ -3,11 +3,15 @@
 # the JSON decoder fix "single-pass hand-written decoder (json_scan)
 # replaces jansson DOM + lookups".
 #
-# Builds the commit before the new decoder and the latest decoder commit in
-# temporary worktrees, generates N cpu and NS sensor records (json) once,
-# then runs `streamctl process --transport=pipe` over them alternately with
-# each build (A B A B ..., after one warm-up pair, per source) and records
-# wall, user and system time per run in bench/results/bottleneck-json-decode.csv.
+# Builds the commit before the new decoder ("before": jansson) and the
+# latest commit of the JSON codec ("after": src/json_scan.[ch] and
+# src/codec_json.c, i.e. the new decoder plus the cheaper shortest-double
+# formatting of the encoder that followed it; AFTER=<rev> measures another
+# revision, e.g. the decoder commit alone) in temporary worktrees,
+# generates N cpu and NS sensor records (json) once, then runs
+# `streamctl process --transport=pipe` over them alternately with each build
+# (A B A B ..., after one warm-up pair, per source) and records wall, user
+# and system time per run in bench/results/bottleneck-json-decode.csv.
 # CPU time per record (user+sys) is the robust figure on a shared machine.
 # Prints, per source, the medians with ranges and the median per-pair ratio.
 #   N=300000 NS=3000 scripts/bench/bottleneck-json-decode.sh 7
@@ -19,7 +23,7 @@ n_sensor=${NS:-2000}
 first=$(git log --format=%H --grep='single-pass hand-written decoder (json_scan)' | tail -n 1)
 [ -n "$first" ] || { echo "bottleneck-json-decode: the decoder commit is not in this history" >&2; exit 1; }
 before=$(git rev-parse "$first^")
-after=$(git log -1 --format=%H -- src/json_scan.c src/json_scan.h src/codec_json.c)
+after=$(git rev-parse "${AFTER:-$(git log -1 --format=%H -- src/json_scan.c src/json_scan.h src/codec_json.c)}")
 tmp=$(mktemp -d)
 trap 'git worktree remove --force "$tmp/before" >/dev/null 2>&1; git worktree remove --force "$tmp/after" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 for v in before after; do
