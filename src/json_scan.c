@@ -10,8 +10,11 @@
 #include "error.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -560,9 +563,9 @@ static void jcur_init(struct jcur *c, const char *raw, size_t n)
 	c->np = c->ip = 0;
 }
 
-static uint32_t key_hash(const char *raw, size_t n, bool esc)
+static uint32_t key_hash(uint32_t seed, const char *raw, size_t n, bool esc)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u ^ seed;
 	struct jcur c;
 	int b;
 
@@ -593,8 +596,27 @@ static bool key_eq(const struct jkeyent *a, const struct jkeyent *b)
 	return x == y;
 }
 
+/* The hash seed: chosen once per process from the clock, the pid and ASLR. */
+static _Atomic uint32_t hash_seed;
+
+static uint32_t seed_get(void)
+{
+	uint32_t s = atomic_load_explicit(&hash_seed, memory_order_relaxed);
+	struct timespec ts;
+
+	if (s)
+		return s;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u ^ (uint32_t)getpid() << 16 ^
+	    (uint32_t)(uintptr_t)&ts;
+	s |= 1;
+	atomic_store_explicit(&hash_seed, s, memory_order_relaxed);
+	return s;
+}
+
 void js_keyset_init(struct jkeyset *ks)
 {
+	ks->seed = seed_get();
 	ks->n = 0;
 	ks->cap = JS_KEYSET_INLINE;
 	ks->ent = ks->inl;
@@ -654,7 +676,8 @@ int js_keyset_add(struct jscan *s, struct jkeyset *ks, const struct jkey *k)
 	struct jkeyent ne = {.s = k->raw, .n = k->rawn, .esc = k->esc};
 	int rc;
 
-	ne.hash = k->esc ? key_hash(k->raw, k->rawn, true) : key_hash(k->s, k->n, false);
+	ne.hash = k->esc ? key_hash(ks->seed, k->raw, k->rawn, true)
+			 : key_hash(ks->seed, k->s, k->n, false);
 	if (!ks->tab) {
 		for (size_t i = 0; i < ks->n; i++)
 			if (ks->ent[i].hash == ne.hash && key_eq(&ks->ent[i], &ne))

@@ -81,6 +81,7 @@ struct jkeyent {
 	uint32_t hash;
 };
 struct jkeyset {
+	uint32_t seed; /* per process, so colliding keys cannot be prepared (as jansson's) */
 	size_t n, cap;
 	struct jkeyent *ent; /* points at inl until it grows */
 	uint32_t *tab;	     /* hash index once n > JS_KEYSET_INLINE; tabcap slots */
