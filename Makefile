@@ -172,6 +172,7 @@ bench: $(BIN) bench-bin
 	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh full
 	@scripts/bench/bottleneck-cpu-gen.sh
 	@scripts/bench/bottleneck-json-encode.sh
+	@scripts/bench/bottleneck-json-decode.sh
 	@STREAMCTL=$(abspath $(BIN)) scripts/experiments/broker-failure.sh
 	@/usr/bin/python3 scripts/report.py
 

@@ -151,6 +151,35 @@ def bottleneck_json_encode():
             "", source("bottleneck-json-encode.csv", "bottleneck-json-encode-callgrind.csv")
             + " Reproduce: `scripts/bench/bottleneck-json-encode.sh`."]
     return "\n".join(out)
+def bottleneck_json():
+    data = latest("bottleneck-json-decode.csv")
+    if not data:
+        return "*(no data yet: run scripts/bench/bottleneck-json-decode.sh)*"
+    meas = [r for r in data if r["run"] != "warmup"]
+    out = ["| records (json) | version | median records/s (range) | median CPU µs/record (range) |",
+           "|---|---|---|---|"]
+    summary = []
+    for src in ("cpu", "sensor"):
+        rs = [r for r in meas if r["source"] == src]
+        if not rs:
+            continue
+        n = int(rs[0]["count"])
+        for v, label in (("before", "before (jansson)"), ("after", "after (json_scan)")):
+            rate = [float(r["msgs_per_s"]) for r in rs if r["version"] == v]
+            cpu = [float(r["cpu_us_per_msg"]) for r in rs if r["version"] == v]
+            if not rate:
+                continue
+            out.append(f"| {n:,} {src} | {label} | {fnum(statistics.median(rate), 0)} "
+                       f"({fnum(min(rate), 0)}–{fnum(max(rate), 0)}) | "
+                       f"{fnum(statistics.median(cpu), 2)} ({fnum(min(cpu), 2)}–{fnum(max(cpu), 2)}) |")
+        ratios = pair_ratios(rs, "run", "before", "after", "cpu_us_per_msg")
+        if ratios:
+            summary.append(f"{src}: **{statistics.median(ratios):.1f}×** less CPU per record "
+                           f"(median of {len(ratios)} interleaved pairs, range "
+                           f"{min(ratios):.1f}–{max(ratios):.1f}×)")
+    return "\n".join(out + ["", "; ".join(summary) + ".", "",
+                            source("bottleneck-json-decode.csv") +
+                            " Reproduce: `scripts/bench/bottleneck-json-decode.sh`."])
 
 
 def latest(name):
@@ -400,6 +429,7 @@ SECTIONS = {
     "broker-failure": broker_failure,
     "bottleneck": bottleneck,
     "bottleneck-json-encode": bottleneck_json_encode,
+    "bottleneck-json": bottleneck_json,
 }
 
 

@@ -2,25 +2,31 @@
  * codec_json.c - the JSON codec (see codec.h for the wire shape).
  *
  * Encoding is hand-written: direct appends into the caller's sc_buf, strings
- * escaped per RFC 8259, doubles printed with the shortest of %.15g, %.16g and
- * %.17g that reads back to the same value, integers as integers.  Decoding
- * uses jansson (duplicate keys refused) and then checks every field's type
- * and range, naming the first bad field in err.  jansson keeps an object's
- * keys in document order, so a reading's "values" keep theirs.
+ * escaped per RFC 8259, doubles printed as the shortest decimal that reads
+ * back to the same value (dtoa.h: Grisu3, printf fallback), integers as
+ * integers.
  *
- * Limitation: jansson integers are signed 64-bit, so a "seq" above
- * INT64_MAX encodes but does not decode.
+ * Decoding is hand-written too, in one pass over the input with the
+ * json_scan.h tokenizer: no DOM, no allocation per field.  Each object of
+ * the schema is scanned into slots by key (unknown keys skipped, duplicates
+ * refused); nested arrays and objects (body, payload, values, cores,
+ * features) are decoded in place as they come; when the object closes its
+ * fields are checked in a fixed order and the first bad one is named in err.
+ * Syntax errors anywhere (truncation, malformed json, trailing garbage)
+ * take precedence over field errors, so a message gets the same reason it
+ * got from the jansson-based decoder this replaces.  A reading's "values"
+ * keep their document order.  "seq" is exact over the whole uint64 range.
  *
- * Map:  encoder output - encoder bodies - decode helpers - decode bodies -
- *       envelope decode - Sensor Logger parse
+ * Map:  encoder output - encoder bodies - decode helpers - object scanning -
+ *       decode bodies - envelope decode - Sensor Logger parse
  */
 #include "codec.h"
 #include "codec_internal.h"
 #include "dtoa.h"
 #include "error.h"
+#include "json_scan.h"
 #include "record.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -367,59 +373,55 @@ int codec_json_encode(const struct sc_record *r, struct sc_buf *out, struct sc_e
 /* ---- decode helpers ------------------------------------------------------ */
 
 /*
- * Each helper checks one value v (NULL when the field is absent) and stores
- * it; on failure err names the field at path p.
+ * Each helper checks one scanned value v (type JT_NONE when the field is
+ * absent) and stores it; on failure err names the field at path p.
  */
 static int j_missing(const struct codec_path *p, const char *field, struct sc_error *err)
 {
 	return codec_field_error(err, p, field, "missing");
 }
 
-static int j_str(json_t *v, const struct codec_path *p, const char *field, char *dst, size_t size,
-		 struct sc_error *err)
+static int j_str(const struct jval *v, const struct codec_path *p, const char *field, char *dst,
+		 size_t size, struct sc_error *err)
 {
-	size_t n;
-
-	if (!v)
+	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
-	if (!json_is_string(v))
+	if (v->type != JT_STR)
 		return codec_field_error(err, p, field, "expected string");
-	n = json_string_length(v);
-	if (n >= size)
+	if (js_str_copy(v, dst, size) >= size)
 		return codec_field_error(err, p, field, "string longer than %zu bytes", size - 1);
-	memcpy(dst, json_string_value(v), n);
-	dst[n] = '\0';
 	return 0;
 }
 
-static int j_i64(json_t *v, const struct codec_path *p, const char *field, int64_t *dst,
+static int j_i64(const struct jval *v, const struct codec_path *p, const char *field, int64_t *dst,
 		 struct sc_error *err)
 {
-	if (!v)
+	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
-	if (!json_is_integer(v))
+	if (v->type != JT_INT)
 		return codec_field_error(err, p, field, "expected integer");
-	*dst = (int64_t)json_integer_value(v);
+	if (!v->neg && v->mag > (uint64_t)INT64_MAX)
+		return codec_field_error(err, p, field, "integer out of range");
+	*dst = !v->neg ? (int64_t)v->mag
+		       : (v->mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v->mag);
 	return 0;
 }
 
-static int j_u64(json_t *v, const struct codec_path *p, const char *field, uint64_t max,
+static int j_u64(const struct jval *v, const struct codec_path *p, const char *field, uint64_t max,
 		 uint64_t *dst, struct sc_error *err)
 {
-	json_int_t i;
-
-	if (!v)
+	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
-	if (!json_is_integer(v) || (i = json_integer_value(v)) < 0)
+	if (v->type != JT_INT || v->neg)
 		return codec_field_error(err, p, field, "expected unsigned integer");
-	if ((uint64_t)i > max)
-		return codec_field_error(err, p, field, "%lld out of range (max %llu)",
-					 (long long)i, (unsigned long long)max);
-	*dst = (uint64_t)i;
+	if (v->mag > max)
+		return codec_field_error(err, p, field, "%llu out of range (max %llu)",
+					 (unsigned long long)v->mag, (unsigned long long)max);
+	*dst = v->mag;
 	return 0;
 }
 
-static int j_u32(json_t *v, const struct codec_path *p, const char *field, uint32_t *dst,
+static int j_u32(const struct jval *v, const struct codec_path *p, const char *field, uint32_t *dst,
 		 struct sc_error *err)
 {
 	uint64_t u = 0;
@@ -429,33 +431,39 @@ static int j_u32(json_t *v, const struct codec_path *p, const char *field, uint3
 	return rc;
 }
 
-static int j_dbl(json_t *v, const struct codec_path *p, const char *field, double *dst,
+/* A number as a double, or -1 when v is not a number. */
+static int jv_double(const struct jval *v, double *dst)
+{
+	if (v->type == JT_REAL)
+		*dst = v->d;
+	else if (v->type == JT_INT)
+		*dst = v->neg ? -(double)v->mag : (double)v->mag;
+	else
+		return -1;
+	return 0;
+}
+
+static int j_dbl(const struct jval *v, const struct codec_path *p, const char *field, double *dst,
 		 struct sc_error *err)
 {
-	if (!v)
+	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
-	if (!json_is_number(v))
+	if (jv_double(v, dst))
 		return codec_field_error(err, p, field, "expected number");
-	*dst = json_number_value(v);
 	if (!isfinite(*dst))
 		return codec_field_error(err, p, field, "non-finite number");
 	return 0;
 }
 
-static int j_bool(json_t *v, const struct codec_path *p, const char *field, bool *dst,
+static int j_bool(const struct jval *v, const struct codec_path *p, const char *field, bool *dst,
 		  struct sc_error *err)
 {
-	if (!v)
+	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
-	if (!json_is_boolean(v))
+	if (v->type != JT_TRUE && v->type != JT_FALSE)
 		return codec_field_error(err, p, field, "expected boolean");
-	*dst = json_is_true(v);
+	*dst = v->type == JT_TRUE;
 	return 0;
-}
-
-static json_t *j_get(json_t *o, const char *key)
-{
-	return json_object_get(o, key);
 }
 
 static int b64_value(unsigned char c)
@@ -473,19 +481,12 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
-/* Strict RFC 4648 base64 (padded) into d->payload, growing it. */
-static int j_base64(json_t *v, const struct codec_path *p, const char *field,
-		    struct sc_deadletter *d, struct sc_error *err)
+/* Strict RFC 4648 base64 (padded) of s[0..n) into d->payload, growing it. */
+static int b64_decode(const unsigned char *s, size_t n, const struct codec_path *p,
+		      const char *field, struct sc_deadletter *d, struct sc_error *err)
 {
-	const unsigned char *s;
-	size_t n, out = 0, pad = 0;
+	size_t out = 0, pad = 0;
 
-	if (!v)
-		return j_missing(p, field, err);
-	if (!json_is_string(v))
-		return codec_field_error(err, p, field, "expected base64 string");
-	s = (const unsigned char *)json_string_value(v);
-	n = json_string_length(v);
 	if (n % 4)
 		return codec_field_error(err, p, field, "invalid base64 (length %zu)", n);
 	if (n && s[n - 1] == '=')
@@ -521,47 +522,195 @@ static int j_base64(json_t *v, const struct codec_path *p, const char *field,
 	return 0;
 }
 
-/* ---- decode bodies --------------------------------------------------------- */
-
-static int dec_reading(json_t *o, const struct codec_path *p, struct sc_sensor_reading *rd,
-		       struct sc_error *err)
+static int j_base64(const struct jval *v, const struct codec_path *p, const char *field,
+		    struct sc_deadletter *d, struct sc_error *err)
 {
-	struct codec_path vp = *p;
-	json_t *values, *v;
-	const char *name;
+	char *tmp;
+	size_t n;
 	int rc;
 
-	if (!json_is_object(o))
-		return codec_field_error(err, p, NULL, "expected object");
-	if ((rc = j_str(j_get(o, "name"), p, "name", rd->name, sizeof(rd->name), err)) ||
-	    (rc = j_i64(j_get(o, "time"), p, "time", &rd->time_ns, err)))
+	if (v->type == JT_NONE)
+		return j_missing(p, field, err);
+	if (v->type != JT_STR)
+		return codec_field_error(err, p, field, "expected base64 string");
+	if (!v->esc)
+		return b64_decode((const unsigned char *)v->s, v->n, p, field, d, err);
+	/* escaped (e.g. "\/"): decode the string first; rare, so allocate */
+	if (!(tmp = malloc(v->n + 1)))
+		return sc_error_set(err, SC_ENOMEM, "json: out of memory");
+	n = js_str_copy(v, tmp, v->n + 1);
+	rc = b64_decode((const unsigned char *)tmp, n, p, field, d, err);
+	free(tmp);
+	return rc;
+}
+
+/* ---- object scanning --------------------------------------------------------- */
+
+struct keydef {
+	const char *name;
+	size_t len;
+};
+
+#define KEY(s)                   \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+
+/*
+ * A nested container (object or array) found at slot i, scanner on its
+ * opener: decode it in place or js_skip it.  0 or a fatal error; a
+ * semantic problem is kept in ctx for the owner to report in order.
+ */
+typedef int (*nested_fn)(struct jscan *s, int i, struct jval *v, void *ctx);
+
+/*
+ * One object of the schema, scanner on its '{': known keys' scalar values
+ * go to slots[i] (which the caller zeroed), containers to fn (skipped when
+ * fn is NULL), unknown keys are skipped, duplicates refused (a known key by
+ * its slot, the others by the key set; the two cannot be equal, as keys are
+ * matched on their decoded bytes).  0 when the
+ * object closed, or a fatal error.
+ */
+static int scan_object(struct jscan *s, const struct keydef *defs, int ndefs, struct jval *slots,
+		       nested_fn fn, void *ctx)
+{
+	struct jkeyset ks;
+	struct jkey k;
+	bool first = true;
+	int rc, i;
+
+	if ((rc = js_open(s)))
 		return rc;
-	values = j_get(o, "values");
-	if (!values)
+	js_keyset_init(&ks);
+	while ((rc = js_next_key(s, &first, &k)) == 1) {
+		for (i = 0; i < ndefs; i++)
+			if (js_key_is(&k, defs[i].name, defs[i].len))
+				break;
+		if (i == ndefs) {
+			/* unknown keys go to the key set; a known key is a duplicate when its slot is taken */
+			if ((rc = js_keyset_add(s, &ks, &k)) || (rc = js_skip(s)))
+				break;
+			continue;
+		}
+		if (slots[i].type != JT_NONE) {
+			rc = js_malformed(s, (const unsigned char *)k.raw - 1,
+					  "duplicate object key");
+			break;
+		}
+		if ((rc = js_value(s, &slots[i])))
+			break;
+		if (slots[i].type == JT_OBJ || slots[i].type == JT_ARR) {
+			if ((rc = fn ? fn(s, i, &slots[i], ctx) : js_skip(s)))
+				break;
+		}
+	}
+	js_keyset_free(&ks);
+	return rc;
+}
+
+static int nomem(struct jscan *s)
+{
+	s->fatal = true;
+	return sc_error_set(s->err, SC_ENOMEM, "%sout of memory", s->prefix);
+}
+
+/* ---- decode bodies --------------------------------------------------------- */
+
+/* Reading: name, time, values{...}, accuracy? */
+enum { R_NAME, R_TIME, R_VALUES, R_ACCURACY, R__N };
+static const struct keydef reading_keys[] = {KEY("name"), KEY("time"), KEY("values"),
+					     KEY("accuracy")};
+
+enum vbad { VBAD_NONE, VBAD_NAME, VBAD_NUMBER };
+
+struct reading_ctx {
+	struct sc_sensor_reading *rd;
+	size_t count;  /* values seen (rd holds the first SC_SENSOR_MAX_VALUES) */
+	enum vbad bad; /* first problem among the values */
+	uint32_t badidx;
+};
+
+/* The "values" object, in place: names and numbers into rd->values. */
+static int dec_values(struct jscan *s, int i, struct jval *v, void *vctx)
+{
+	struct reading_ctx *c = vctx;
+	struct jkeyset ks;
+	struct jkey k;
+	struct jval x;
+	bool first = true;
+	int rc;
+
+	if (i != R_VALUES || v->type != JT_OBJ)
+		return js_skip(s);
+	if ((rc = js_open(s)))
+		return rc;
+	js_keyset_init(&ks);
+	while ((rc = js_next_key(s, &first, &k)) == 1) {
+		size_t idx = c->count++;
+		struct sc_sensor_value *sv = &c->rd->values[idx < SC_SENSOR_MAX_VALUES ? idx : 0];
+		if ((rc = js_keyset_add(s, &ks, &k)))
+			break;
+		if (idx >= SC_SENSOR_MAX_VALUES || c->bad) {
+			if ((rc = js_skip(s)))
+				break;
+			continue;
+		}
+		if (k.long_esc || k.n >= SC_NAME_MAX) {
+			c->bad = VBAD_NAME;
+			if ((rc = js_skip(s)))
+				break;
+			continue;
+		}
+		memcpy(sv->name, k.s, k.n);
+		sv->name[k.n] = '\0';
+		if ((rc = js_value(s, &x)))
+			break;
+		if (x.type == JT_OBJ || x.type == JT_ARR) {
+			if ((rc = js_skip(s)))
+				break;
+		}
+		if (jv_double(&x, &sv->v) || !isfinite(sv->v)) {
+			c->bad = VBAD_NUMBER;
+			c->badidx = (uint32_t)idx;
+			continue;
+		}
+		c->rd->nvalues = (uint32_t)idx + 1;
+	}
+	js_keyset_free(&ks);
+	return rc;
+}
+
+/* One payload element (an object, scanner on it); semantic problems into err. */
+static int dec_reading(struct jscan *s, const struct codec_path *p, struct sc_sensor_reading *rd,
+		       struct sc_error *err)
+{
+	struct jval sl[R__N];
+	struct reading_ctx c = {.rd = rd};
+	struct codec_path vp = *p;
+	int rc;
+
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, reading_keys, R__N, sl, dec_values, &c)))
+		return rc;
+	if ((rc = j_str(&sl[R_NAME], p, "name", rd->name, sizeof(rd->name), err)) ||
+	    (rc = j_i64(&sl[R_TIME], p, "time", &rd->time_ns, err)))
+		return rc;
+	if (sl[R_VALUES].type == JT_NONE)
 		return j_missing(p, "values", err);
-	if (!json_is_object(values))
+	if (sl[R_VALUES].type != JT_OBJ)
 		return codec_field_error(err, p, "values", "expected object");
-	if (json_object_size(values) > SC_SENSOR_MAX_VALUES)
+	if (c.count > SC_SENSOR_MAX_VALUES)
 		return codec_field_error(err, p, "values", "more than %d values",
 					 SC_SENSOR_MAX_VALUES);
+	if (c.bad == VBAD_NAME)
+		return codec_field_error(err, p, "values", "value name longer than %d bytes",
+					 SC_NAME_MAX - 1);
 	vp.sub = "values";
-	json_object_foreach(values, name, v)
-	{
-		struct sc_sensor_value *sv = &rd->values[rd->nvalues];
-		size_t n = strlen(name);
-		if (n >= SC_NAME_MAX)
-			return codec_field_error(err, p, "values",
-						 "value name longer than %d bytes",
-						 SC_NAME_MAX - 1);
-		if ((rc = j_dbl(v, &vp, name, &sv->v, err)))
-			return rc;
-		memcpy(sv->name, name, n + 1);
-		rd->nvalues++;
-	}
-	v = j_get(o, "accuracy");
-	if (v) {
+	if (c.bad == VBAD_NUMBER)
+		return codec_field_error(err, &vp, rd->values[c.badidx].name, "expected number");
+	if (sl[R_ACCURACY].type != JT_NONE) {
 		int64_t acc = 0;
-		if ((rc = j_i64(v, p, "accuracy", &acc, err)))
+		if ((rc = j_i64(&sl[R_ACCURACY], p, "accuracy", &acc, err)))
 			return rc;
 		if (acc < INT32_MIN || acc > INT32_MAX)
 			return codec_field_error(err, p, "accuracy", "out of range");
@@ -571,258 +720,503 @@ static int dec_reading(json_t *o, const struct codec_path *p, struct sc_sensor_r
 	return 0;
 }
 
-/* The Sensor Logger push body, shared by the envelope decoder and the bare parser. */
-static int dec_sensor(json_t *o, const char *codec, const char *base, struct sc_sensor_batch *b,
-		      struct sc_error *err)
+/*
+ * An array of objects decoded in place by elem(), counting; the first
+ * semantic problem (in element order) is kept in first/first_rc.
+ */
+struct arr_ctx {
+	size_t count, max;
+	int first_rc;
+	struct sc_error first;
+};
+
+/* Sensor push body: messageId, sessionId, deviceId, payload[...] */
+enum { S_MSGID, S_SESSION, S_DEVICE, S_PAYLOAD, S__N };
+static const struct keydef sensor_keys[] = {KEY("messageId"), KEY("sessionId"), KEY("deviceId"),
+					    KEY("payload")};
+
+struct sensor_ctx {
+	struct sc_sensor_batch *b;
+	struct codec_path p;
+	struct arr_ctx a;
+};
+
+static int dec_payload(struct jscan *s, int i, struct jval *v, void *vctx)
 {
-	struct codec_path p = {.codec = codec, .base = base};
-	json_t *payload;
-	size_t n;
+	struct sensor_ctx *c = vctx;
+	struct codec_path p = c->p;
+	struct sc_error el;
+	struct jval x;
+	bool first = true;
 	int rc;
 
-	if ((rc = j_i64(j_get(o, "messageId"), &p, "messageId", &b->message_id, err)) ||
-	    (rc = j_str(j_get(o, "sessionId"), &p, "sessionId", b->session_id,
-			sizeof(b->session_id), err)) ||
-	    (rc = j_str(j_get(o, "deviceId"), &p, "deviceId", b->device_id, sizeof(b->device_id),
-			err)))
+	if (i != S_PAYLOAD || v->type != JT_ARR)
+		return js_skip(s);
+	if ((rc = js_open(s)))
 		return rc;
-	payload = j_get(o, "payload");
-	if (!payload)
-		return j_missing(&p, "payload", err);
-	if (!json_is_array(payload))
-		return codec_field_error(err, &p, "payload", "expected array");
-	n = json_array_size(payload);
-	if (n > SC_SENSOR_MAX_READINGS)
-		return codec_field_error(err, &p, "payload", "more than %d readings",
-					 SC_SENSOR_MAX_READINGS);
 	p.arr = "payload";
-	for (size_t i = 0; i < n; i++) {
-		struct sc_sensor_reading *rd = sc_batch_add(b);
+	while ((rc = js_next_elem(s, &first)) == 1) {
+		size_t idx = c->a.count++;
+		if (c->a.first_rc || idx >= SC_SENSOR_MAX_READINGS) {
+			if ((rc = js_skip(s)))
+				return rc;
+			continue;
+		}
+		p.idx = (long)idx;
+		if ((rc = js_value(s, &x)))
+			return rc;
+		if (x.type != JT_OBJ) {
+			c->a.first_rc = codec_field_error(&c->a.first, &p, NULL, "expected object");
+			if (x.type == JT_ARR && (rc = js_skip(s)))
+				return rc;
+			continue;
+		}
+		struct sc_sensor_reading *rd = sc_batch_add(c->b);
 		if (!rd)
-			return sc_error_set(err, SC_ENOMEM, "%sout of memory", codec);
-		p.idx = (long)i;
-		if ((rc = dec_reading(json_array_get(payload, i), &p, rd, err)))
-			return rc;
+			return nomem(s);
+		if ((rc = dec_reading(s, &p, rd, &el))) {
+			if (s->fatal)
+				return rc;
+			c->a.first_rc = rc;
+			c->a.first = el;
+		}
 	}
-	return 0;
+	return rc;
 }
 
-static int dec_cpu(json_t *o, struct sc_cpu_sample *c, struct sc_error *err)
+static int dec_sensor(struct jscan *s, const char *codec, const char *base,
+		      struct sc_sensor_batch *b, struct sc_error *err)
 {
-	struct codec_path p = {.codec = "json: ", .base = "body."};
-	json_t *cores;
+	struct jval sl[S__N];
+	struct sensor_ctx c = {.b = b, .p = {.codec = codec, .base = base}};
 	int rc;
 
-	if ((rc = j_u32(j_get(o, "ncores"), &p, "ncores", &c->ncores, err)))
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, sensor_keys, S__N, sl, dec_payload, &c)))
 		return rc;
-	if (c->ncores == 0 || c->ncores > SC_CPU_MAX_CORES)
-		return codec_field_error(err, &p, "ncores", "%u out of range 1..%d", c->ncores,
+	if ((rc = j_i64(&sl[S_MSGID], &c.p, "messageId", &b->message_id, err)) ||
+	    (rc = j_str(&sl[S_SESSION], &c.p, "sessionId", b->session_id, sizeof(b->session_id),
+			err)) ||
+	    (rc = j_str(&sl[S_DEVICE], &c.p, "deviceId", b->device_id, sizeof(b->device_id), err)))
+		return rc;
+	if (sl[S_PAYLOAD].type == JT_NONE)
+		return j_missing(&c.p, "payload", err);
+	if (sl[S_PAYLOAD].type != JT_ARR)
+		return codec_field_error(err, &c.p, "payload", "expected array");
+	if (c.a.count > SC_SENSOR_MAX_READINGS)
+		return codec_field_error(err, &c.p, "payload", "more than %d readings",
+					 SC_SENSOR_MAX_READINGS);
+	if (c.a.first_rc && err)
+		*err = c.a.first;
+	return c.a.first_rc;
+}
+
+/* Cpu sample: ncores, total, cores[...] */
+enum { C_NCORES, C_TOTAL, C_CORES, C__N };
+static const struct keydef cpu_keys[] = {KEY("ncores"), KEY("total"), KEY("cores")};
+
+struct cpu_ctx {
+	struct sc_cpu_sample *c;
+	size_t count;
+	long bad; /* first element that is not a number, or -1 */
+};
+
+static int dec_cores(struct jscan *s, int i, struct jval *v, void *vctx)
+{
+	struct cpu_ctx *c = vctx;
+	struct jval x;
+	bool first = true;
+	double d = 0;
+	int rc;
+
+	if (i != C_CORES || v->type != JT_ARR)
+		return js_skip(s);
+	if ((rc = js_open(s)))
+		return rc;
+	while ((rc = js_next_elem(s, &first)) == 1) {
+		size_t idx = c->count++;
+		if ((rc = js_value(s, &x)))
+			return rc;
+		if ((x.type == JT_OBJ || x.type == JT_ARR) && (rc = js_skip(s)))
+			return rc;
+		if (jv_double(&x, &d) || !isfinite(d)) {
+			if (c->bad < 0)
+				c->bad = (long)idx;
+			continue;
+		}
+		if (idx < SC_CPU_MAX_CORES)
+			c->c->cores[idx] = d;
+	}
+	return rc;
+}
+
+static int dec_cpu(struct jscan *s, struct sc_cpu_sample *cs, struct sc_error *err)
+{
+	struct codec_path p = {.codec = "json: ", .base = "body."};
+	struct jval sl[C__N];
+	struct cpu_ctx c = {.c = cs, .bad = -1};
+	int rc;
+
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, cpu_keys, C__N, sl, dec_cores, &c)))
+		return rc;
+	if ((rc = j_u32(&sl[C_NCORES], &p, "ncores", &cs->ncores, err)))
+		return rc;
+	if (cs->ncores == 0 || cs->ncores > SC_CPU_MAX_CORES)
+		return codec_field_error(err, &p, "ncores", "%u out of range 1..%d", cs->ncores,
 					 SC_CPU_MAX_CORES);
-	if ((rc = j_dbl(j_get(o, "total"), &p, "total", &c->total, err)))
+	if ((rc = j_dbl(&sl[C_TOTAL], &p, "total", &cs->total, err)))
 		return rc;
-	cores = j_get(o, "cores");
-	if (!cores)
+	if (sl[C_CORES].type == JT_NONE)
 		return j_missing(&p, "cores", err);
-	if (!json_is_array(cores))
+	if (sl[C_CORES].type != JT_ARR)
 		return codec_field_error(err, &p, "cores", "expected array");
-	if (json_array_size(cores) != c->ncores)
-		return codec_field_error(err, &p, "cores", "%zu entries but ncores is %u",
-					 json_array_size(cores), c->ncores);
+	if (c.count != cs->ncores)
+		return codec_field_error(err, &p, "cores", "%zu entries but ncores is %u", c.count,
+					 cs->ncores);
 	p.arr = "cores";
-	for (uint32_t i = 0; i < c->ncores; i++) {
-		p.idx = (long)i;
-		if ((rc = j_dbl(json_array_get(cores, i), &p, NULL, &c->cores[i], err)))
-			return rc;
-	}
+	p.idx = c.bad;
+	if (c.bad >= 0)
+		return codec_field_error(err, &p, NULL, "expected number");
 	return 0;
 }
 
-static int dec_cpu_stats(json_t *o, struct sc_cpu_stats *s, struct sc_error *err)
+/* Cpu stats: scalars only. */
+enum { T_NCORES, T_TOTAL, T_MEAN, T_RMEAN, T_RSTD, T_Z, T_ANOMALY, T_WINDOW, T__N };
+static const struct keydef stats_keys[] = {
+	KEY("ncores"),	    KEY("total"),  KEY("mean_cores"), KEY("rolling_mean"),
+	KEY("rolling_std"), KEY("zscore"), KEY("anomaly"),    KEY("window")};
+
+static int dec_cpu_stats(struct jscan *s, struct sc_cpu_stats *st, struct sc_error *err)
 {
 	struct codec_path p = {.codec = "json: ", .base = "body."};
+	struct jval sl[T__N];
 	int rc;
 
-	if ((rc = j_u32(j_get(o, "ncores"), &p, "ncores", &s->ncores, err)) ||
-	    (rc = j_dbl(j_get(o, "total"), &p, "total", &s->total, err)) ||
-	    (rc = j_dbl(j_get(o, "mean_cores"), &p, "mean_cores", &s->mean_cores, err)) ||
-	    (rc = j_dbl(j_get(o, "rolling_mean"), &p, "rolling_mean", &s->rolling_mean, err)) ||
-	    (rc = j_dbl(j_get(o, "rolling_std"), &p, "rolling_std", &s->rolling_std, err)) ||
-	    (rc = j_dbl(j_get(o, "zscore"), &p, "zscore", &s->zscore, err)) ||
-	    (rc = j_bool(j_get(o, "anomaly"), &p, "anomaly", &s->anomaly, err)) ||
-	    (rc = j_u32(j_get(o, "window"), &p, "window", &s->window, err)))
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, stats_keys, T__N, sl, NULL, NULL)))
+		return rc;
+	if ((rc = j_u32(&sl[T_NCORES], &p, "ncores", &st->ncores, err)) ||
+	    (rc = j_dbl(&sl[T_TOTAL], &p, "total", &st->total, err)) ||
+	    (rc = j_dbl(&sl[T_MEAN], &p, "mean_cores", &st->mean_cores, err)) ||
+	    (rc = j_dbl(&sl[T_RMEAN], &p, "rolling_mean", &st->rolling_mean, err)) ||
+	    (rc = j_dbl(&sl[T_RSTD], &p, "rolling_std", &st->rolling_std, err)) ||
+	    (rc = j_dbl(&sl[T_Z], &p, "zscore", &st->zscore, err)) ||
+	    (rc = j_bool(&sl[T_ANOMALY], &p, "anomaly", &st->anomaly, err)) ||
+	    (rc = j_u32(&sl[T_WINDOW], &p, "window", &st->window, err)))
 		return rc;
 	return 0;
 }
 
-static int dec_feature(json_t *o, const struct codec_path *p, struct sc_feature *ft,
+/* One feature: scalars only. */
+enum { F_SENSOR, F_FIELD, F_COUNT, F_MEAN, F_STD, F_MIN, F_MAX, F__N };
+static const struct keydef feature_keys[] = {KEY("sensor"), KEY("field"), KEY("count"), KEY("mean"),
+					     KEY("std"),    KEY("min"),	  KEY("max")};
+
+static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_feature *ft,
 		       struct sc_error *err)
 {
+	struct jval sl[F__N];
 	int rc;
 
-	if (!json_is_object(o))
-		return codec_field_error(err, p, NULL, "expected object");
-	if ((rc = j_str(j_get(o, "sensor"), p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
-	    (rc = j_str(j_get(o, "field"), p, "field", ft->field, sizeof(ft->field), err)) ||
-	    (rc = j_u32(j_get(o, "count"), p, "count", &ft->count, err)) ||
-	    (rc = j_dbl(j_get(o, "mean"), p, "mean", &ft->mean, err)) ||
-	    (rc = j_dbl(j_get(o, "std"), p, "std", &ft->std, err)) ||
-	    (rc = j_dbl(j_get(o, "min"), p, "min", &ft->min, err)) ||
-	    (rc = j_dbl(j_get(o, "max"), p, "max", &ft->max, err)))
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, feature_keys, F__N, sl, NULL, NULL)))
+		return rc;
+	if ((rc = j_str(&sl[F_SENSOR], p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
+	    (rc = j_str(&sl[F_FIELD], p, "field", ft->field, sizeof(ft->field), err)) ||
+	    (rc = j_u32(&sl[F_COUNT], p, "count", &ft->count, err)) ||
+	    (rc = j_dbl(&sl[F_MEAN], p, "mean", &ft->mean, err)) ||
+	    (rc = j_dbl(&sl[F_STD], p, "std", &ft->std, err)) ||
+	    (rc = j_dbl(&sl[F_MIN], p, "min", &ft->min, err)) ||
+	    (rc = j_dbl(&sl[F_MAX], p, "max", &ft->max, err)))
 		return rc;
 	return 0;
 }
 
-static int dec_features(json_t *o, struct sc_sensor_features *f, struct sc_error *err)
+/* Sensor features: scalars and features[...] */
+enum { X_MSGID, X_SESSION, X_DEVICE, X_WSTART, X_WEND, X_NREAD, X_ACT, X_SCORE, X_FEATURES, X__N };
+static const struct keydef features_keys[] = {
+	KEY("messageId"),	KEY("sessionId"),      KEY("deviceId"),
+	KEY("window_start_ns"), KEY("window_end_ns"),  KEY("nreadings"),
+	KEY("activity"),	KEY("activity_score"), KEY("features")};
+
+struct features_ctx {
+	struct sc_sensor_features *f;
+	struct arr_ctx a;
+};
+
+static int dec_feature_list(struct jscan *s, int i, struct jval *v, void *vctx)
 {
-	struct codec_path p = {.codec = "json: ", .base = "body."};
-	json_t *arr;
-	size_t n;
+	struct features_ctx *c = vctx;
+	struct codec_path p = {.codec = "json: ", .base = "body.", .arr = "features"};
+	struct sc_error el;
+	struct jval x;
+	bool first = true;
 	int rc;
 
-	if ((rc = j_i64(j_get(o, "messageId"), &p, "messageId", &f->message_id, err)) ||
-	    (rc = j_str(j_get(o, "sessionId"), &p, "sessionId", f->session_id,
-			sizeof(f->session_id), err)) ||
-	    (rc = j_str(j_get(o, "deviceId"), &p, "deviceId", f->device_id, sizeof(f->device_id),
-			err)) ||
-	    (rc = j_i64(j_get(o, "window_start_ns"), &p, "window_start_ns", &f->window_start_ns,
-			err)) ||
-	    (rc = j_i64(j_get(o, "window_end_ns"), &p, "window_end_ns", &f->window_end_ns, err)) ||
-	    (rc = j_u32(j_get(o, "nreadings"), &p, "nreadings", &f->nreadings, err)) ||
-	    (rc = j_str(j_get(o, "activity"), &p, "activity", f->activity, sizeof(f->activity),
-			err)) ||
-	    (rc = j_dbl(j_get(o, "activity_score"), &p, "activity_score", &f->activity_score, err)))
+	if (i != X_FEATURES || v->type != JT_ARR)
+		return js_skip(s);
+	if ((rc = js_open(s)))
 		return rc;
-	arr = j_get(o, "features");
-	if (!arr)
+	while ((rc = js_next_elem(s, &first)) == 1) {
+		size_t idx = c->a.count++;
+		if (c->a.first_rc || idx >= JSON_MAX_FEATURES) {
+			if ((rc = js_skip(s)))
+				return rc;
+			continue;
+		}
+		p.idx = (long)idx;
+		if ((rc = js_value(s, &x)))
+			return rc;
+		if (x.type != JT_OBJ) {
+			c->a.first_rc = codec_field_error(&c->a.first, &p, NULL, "expected object");
+			if (x.type == JT_ARR && (rc = js_skip(s)))
+				return rc;
+			continue;
+		}
+		struct sc_feature *ft = sc_features_add(c->f);
+		if (!ft)
+			return nomem(s);
+		if ((rc = dec_feature(s, &p, ft, &el))) {
+			if (s->fatal)
+				return rc;
+			c->a.first_rc = rc;
+			c->a.first = el;
+		}
+	}
+	return rc;
+}
+
+static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc_error *err)
+{
+	struct codec_path p = {.codec = "json: ", .base = "body."};
+	struct jval sl[X__N];
+	struct features_ctx c = {.f = f};
+	int rc;
+
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, features_keys, X__N, sl, dec_feature_list, &c)))
+		return rc;
+	if ((rc = j_i64(&sl[X_MSGID], &p, "messageId", &f->message_id, err)) ||
+	    (rc = j_str(&sl[X_SESSION], &p, "sessionId", f->session_id, sizeof(f->session_id),
+			err)) ||
+	    (rc = j_str(&sl[X_DEVICE], &p, "deviceId", f->device_id, sizeof(f->device_id), err)) ||
+	    (rc = j_i64(&sl[X_WSTART], &p, "window_start_ns", &f->window_start_ns, err)) ||
+	    (rc = j_i64(&sl[X_WEND], &p, "window_end_ns", &f->window_end_ns, err)) ||
+	    (rc = j_u32(&sl[X_NREAD], &p, "nreadings", &f->nreadings, err)) ||
+	    (rc = j_str(&sl[X_ACT], &p, "activity", f->activity, sizeof(f->activity), err)) ||
+	    (rc = j_dbl(&sl[X_SCORE], &p, "activity_score", &f->activity_score, err)))
+		return rc;
+	if (sl[X_FEATURES].type == JT_NONE)
 		return j_missing(&p, "features", err);
-	if (!json_is_array(arr))
+	if (sl[X_FEATURES].type != JT_ARR)
 		return codec_field_error(err, &p, "features", "expected array");
-	n = json_array_size(arr);
-	if (n > JSON_MAX_FEATURES)
+	if (c.a.count > JSON_MAX_FEATURES)
 		return codec_field_error(err, &p, "features", "more than %u features",
 					 JSON_MAX_FEATURES);
-	p.arr = "features";
-	for (size_t i = 0; i < n; i++) {
-		struct sc_feature *ft = sc_features_add(f);
-		if (!ft)
-			return sc_error_set(err, SC_ENOMEM, "json: out of memory");
-		p.idx = (long)i;
-		if ((rc = dec_feature(json_array_get(arr, i), &p, ft, err)))
-			return rc;
-	}
-	return 0;
+	if (c.a.first_rc && err)
+		*err = c.a.first;
+	return c.a.first_rc;
 }
 
-static int dec_dead(json_t *o, struct sc_deadletter *d, struct sc_error *err)
+/* Dead letter: scalars only. */
+enum { D_REASON, D_ORIGIN, D_STAGE, D_PAYLOAD, D__N };
+static const struct keydef dead_keys[] = {KEY("reason"), KEY("origin"), KEY("stage"),
+					  KEY("payload")};
+
+static int dec_dead(struct jscan *s, struct sc_deadletter *d, struct sc_error *err)
 {
 	struct codec_path p = {.codec = "json: ", .base = "body."};
+	struct jval sl[D__N];
 	int rc;
 
-	if ((rc = j_str(j_get(o, "reason"), &p, "reason", d->reason, sizeof(d->reason), err)) ||
-	    (rc = j_str(j_get(o, "origin"), &p, "origin", d->origin, sizeof(d->origin), err)) ||
-	    (rc = j_str(j_get(o, "stage"), &p, "stage", d->stage, sizeof(d->stage), err)) ||
-	    (rc = j_base64(j_get(o, "payload"), &p, "payload", d, err)))
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, dead_keys, D__N, sl, NULL, NULL)))
+		return rc;
+	if ((rc = j_str(&sl[D_REASON], &p, "reason", d->reason, sizeof(d->reason), err)) ||
+	    (rc = j_str(&sl[D_ORIGIN], &p, "origin", d->origin, sizeof(d->origin), err)) ||
+	    (rc = j_str(&sl[D_STAGE], &p, "stage", d->stage, sizeof(d->stage), err)) ||
+	    (rc = j_base64(&sl[D_PAYLOAD], &p, "payload", d, err)))
 		return rc;
 	return 0;
 }
 
 /* ---- envelope decode ------------------------------------------------------- */
 
-/* jansson's parse error as one line: "<prefix>truncated input (...)" or "<prefix>malformed ..." */
-static int j_parse_error(const json_error_t *je, const char *prefix, struct sc_error *err)
+/* A body of kind k, scanner on its '{'. */
+static int dec_body(struct jscan *s, enum sc_kind k, struct sc_record *r, struct sc_error *err)
 {
-	if (json_error_code(je) == json_error_premature_end_of_input)
-		return sc_error_set(err, SC_EINVAL, "%struncated input: %s at offset %d", prefix,
-				    je->text, je->position);
-	if (json_error_code(je) == json_error_end_of_input_expected)
-		return sc_error_set(err, SC_EINVAL, "%strailing garbage at offset %d", prefix,
-				    je->position);
-	return sc_error_set(err, SC_EINVAL, "%smalformed json: %s at line %d column %d", prefix,
-			    je->text, je->line, je->column);
+	switch (k) {
+	case SC_KIND_CPU: return dec_cpu(s, &r->u.cpu, err);
+	case SC_KIND_SENSOR: return dec_sensor(s, "json: ", "body.", &r->u.sensor, err);
+	case SC_KIND_CPU_STATS: return dec_cpu_stats(s, &r->u.cpu_stats, err);
+	case SC_KIND_SENSOR_FEATURES: return dec_features(s, &r->u.features, err);
+	default: return dec_dead(s, &r->u.dead, err);
+	}
 }
 
-static int dec_envelope(json_t *root, struct sc_record *r, struct sc_error *err)
+enum {
+	E_V,
+	E_KIND,
+	E_SOURCE,
+	E_KEY,
+	E_SEQ,
+	E_EVENT,
+	E_INTENDED,
+	E_SENT,
+	E_PROCESSED,
+	E_BODY,
+	E__N
+};
+static const struct keydef env_keys[] = {
+	KEY("v"),	 KEY("kind"),	     KEY("source"),  KEY("key"),	  KEY("seq"),
+	KEY("event_ns"), KEY("intended_ns"), KEY("sent_ns"), KEY("processed_ns"), KEY("body")};
+
+/* The kind named by v, or SC_KIND_NONE. */
+static enum sc_kind jv_kind(const struct jval *v)
+{
+	char name[32];
+
+	if (v->type != JT_STR || js_str_copy(v, name, sizeof(name)) >= sizeof(name))
+		return SC_KIND_NONE;
+	return sc_kind_from_name(name);
+}
+
+struct env_ctx {
+	struct sc_record *r;
+	struct jval *sl;
+	enum sc_kind kind; /* the body was decoded as this kind, or NONE: decode it later */
+	int body_rc;
+	struct sc_error body_err;
+};
+
+/*
+ * The body is decoded where it stands when "kind" came before it (as the
+ * encoder writes it); otherwise it is only validated now and decoded again
+ * once the whole envelope is known.
+ */
+static int dec_body_here(struct jscan *s, int i, struct jval *v, void *vctx)
+{
+	struct env_ctx *c = vctx;
+	enum sc_kind k;
+
+	if (i != E_BODY || v->type != JT_OBJ || (k = jv_kind(&c->sl[E_KIND])) == SC_KIND_NONE)
+		return js_skip(s);
+	sc_record_reset(c->r, k);
+	c->kind = k;
+	c->body_rc = dec_body(s, k, c->r, &c->body_err);
+	return s->fatal ? c->body_rc : 0;
+}
+
+static int dec_envelope(struct jscan *s, struct sc_record *r, struct sc_error *err)
 {
 	struct codec_path p = {.codec = "json: ", .base = ""};
+	struct jval sl[E__N];
+	struct env_ctx c = {.r = r, .sl = sl};
 	int64_t ver = 0;
 	enum sc_kind kind;
-	json_t *body, *v;
 	int rc;
 
-	if (!json_is_object(root))
-		return sc_error_set(err, SC_EINVAL, "json: not an object");
-	if ((rc = j_i64(j_get(root, "v"), &p, "v", &ver, err)))
+	memset(sl, 0, sizeof(sl));
+	if ((rc = scan_object(s, env_keys, E__N, sl, dec_body_here, &c)))
+		return rc;
+	if ((rc = j_i64(&sl[E_V], &p, "v", &ver, err)))
 		return rc;
 	if (ver != 1)
 		return codec_field_error(err, &p, "v", "unsupported version %lld", (long long)ver);
-	v = j_get(root, "kind");
-	if (!v)
+	if (sl[E_KIND].type == JT_NONE)
 		return j_missing(&p, "kind", err);
-	if (!json_is_string(v))
+	if (sl[E_KIND].type != JT_STR)
 		return codec_field_error(err, &p, "kind", "expected string");
-	kind = sc_kind_from_name(json_string_value(v));
+	kind = jv_kind(&sl[E_KIND]);
 	if (kind == SC_KIND_NONE)
 		return codec_field_error(err, &p, "kind", "unknown kind");
-	sc_record_reset(r, kind);
-	if ((rc = j_str(j_get(root, "source"), &p, "source", r->env.source, sizeof(r->env.source),
-			err)) ||
-	    (rc = j_str(j_get(root, "key"), &p, "key", r->env.key, sizeof(r->env.key), err)) ||
-	    (rc = j_u64(j_get(root, "seq"), &p, "seq", UINT64_MAX, &r->env.seq, err)) ||
-	    (rc = j_i64(j_get(root, "event_ns"), &p, "event_ns", &r->env.event_ns, err)) ||
-	    (rc = j_i64(j_get(root, "intended_ns"), &p, "intended_ns", &r->env.intended_ns, err)) ||
-	    (rc = j_i64(j_get(root, "sent_ns"), &p, "sent_ns", &r->env.sent_ns, err)) ||
-	    (rc = j_i64(j_get(root, "processed_ns"), &p, "processed_ns", &r->env.processed_ns,
-			err)))
+	if (c.kind == SC_KIND_NONE)
+		sc_record_reset(r, kind);
+	else
+		memset(&r->env, 0, sizeof(r->env));
+	if ((rc = j_str(&sl[E_SOURCE], &p, "source", r->env.source, sizeof(r->env.source), err)) ||
+	    (rc = j_str(&sl[E_KEY], &p, "key", r->env.key, sizeof(r->env.key), err)) ||
+	    (rc = j_u64(&sl[E_SEQ], &p, "seq", UINT64_MAX, &r->env.seq, err)) ||
+	    (rc = j_i64(&sl[E_EVENT], &p, "event_ns", &r->env.event_ns, err)) ||
+	    (rc = j_i64(&sl[E_INTENDED], &p, "intended_ns", &r->env.intended_ns, err)) ||
+	    (rc = j_i64(&sl[E_SENT], &p, "sent_ns", &r->env.sent_ns, err)) ||
+	    (rc = j_i64(&sl[E_PROCESSED], &p, "processed_ns", &r->env.processed_ns, err)))
 		return rc;
-	body = j_get(root, "body");
-	if (!body)
+	if (sl[E_BODY].type == JT_NONE)
 		return j_missing(&p, "body", err);
-	if (!json_is_object(body))
+	if (sl[E_BODY].type != JT_OBJ)
 		return codec_field_error(err, &p, "body", "expected object");
-	switch (kind) {
-	case SC_KIND_CPU: return dec_cpu(body, &r->u.cpu, err);
-	case SC_KIND_SENSOR: return dec_sensor(body, "json: ", "body.", &r->u.sensor, err);
-	case SC_KIND_CPU_STATS: return dec_cpu_stats(body, &r->u.cpu_stats, err);
-	case SC_KIND_SENSOR_FEATURES: return dec_features(body, &r->u.features, err);
-	default: return dec_dead(body, &r->u.dead, err);
+	if (c.kind == SC_KIND_NONE) {
+		/* "body" came before "kind": decode it again, it is known to be valid json */
+		struct jscan again = *s;
+		again.p = sl[E_BODY].at;
+		again.depth = 1;
+		return dec_body(&again, kind, r, err);
 	}
+	if (c.body_rc && err)
+		*err = c.body_err;
+	return c.body_rc;
+}
+
+/* Top-level value: an object decoded by fn, or any other json refused as not_object. */
+static int dec_top(struct jscan *s, const char *not_object, struct sc_error *err,
+		   int (*fn)(struct jscan *s, void *arg, struct sc_error *err), void *arg)
+{
+	int c = js_peek(s), rc;
+
+	if (c < 0)
+		return js_truncated(s, "no json value");
+	if (c != '{' && c != '[')
+		return js_malformed(s, s->p, "'[' or '{' expected");
+	if (c == '[') {
+		if ((rc = js_skip(s)))
+			return rc;
+	} else {
+		rc = fn(s, arg, err);
+		if (s->fatal)
+			return rc;
+	}
+	if (js_peek(s) >= 0) {
+		s->fatal = true;
+		return sc_error_set(err, SC_EINVAL, "%strailing garbage at offset %zu", s->prefix,
+				    (size_t)(s->p - s->start));
+	}
+	if (c == '[')
+		return sc_error_set(err, SC_EINVAL, "%s", not_object);
+	return rc;
+}
+
+static int top_envelope(struct jscan *s, void *arg, struct sc_error *err)
+{
+	return dec_envelope(s, arg, err);
 }
 
 int codec_json_decode(const void *data, size_t len, struct sc_record *r, struct sc_error *err)
 {
-	json_error_t je;
-	json_t *root;
-	int rc;
+	struct jscan s;
 
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return j_parse_error(&je, "json: ", err);
-	rc = dec_envelope(root, r, err);
-	json_decref(root);
-	return rc;
+	js_init(&s, data, len, "json: ", err);
+	return dec_top(&s, "json: not an object", err, top_envelope, r);
 }
 
 /* ---- Sensor Logger parse --------------------------------------------------- */
+
+static int top_sensor(struct jscan *s, void *arg, struct sc_error *err)
+{
+	return dec_sensor(s, "", "", arg, err);
+}
 
 int codec_sensorlogger_parse(const void *data, size_t len, struct sc_sensor_batch *b,
 			     struct sc_error *err)
 {
 	struct sc_sensor_reading *keep = b->readings;
 	size_t cap = b->cap;
-	json_error_t je;
-	json_t *root;
-	int rc;
+	struct jscan s;
 
 	memset(b, 0, sizeof(*b));
 	b->readings = keep;
 	b->cap = cap;
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return j_parse_error(&je, "", err);
-	if (!json_is_object(root))
-		rc = sc_error_set(err, SC_EINVAL, "body is not a json object");
-	else
-		rc = dec_sensor(root, "", "", b, err);
-	json_decref(root);
-	return rc;
+	js_init(&s, data, len, "", err);
+	return dec_top(&s, "body is not a json object", err, top_sensor, b);
 }
