@@ -733,7 +733,13 @@ protocol websockets
 allow_anonymous true
 persistence true
 persistence_location $d/data/
-autosave_interval 30
+# Save the database after every change (message queued, subscription):
+# Mosquitto acknowledges a QoS 1/2 publish before it writes anything, so a
+# SIGKILL loses what changed since the last save.  Saving on every change
+# narrows that to the moment between the PUBACK and the save (the same
+# loop iteration), at the cost of rewriting the database file each time.
+autosave_on_changes true
+autosave_interval 1
 # The default of 1000 queued QoS 1/2 messages per client drops messages
 # silently when a subscriber lags; 0 would mean unbounded.
 max_queued_messages 1000000

@@ -369,6 +369,9 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	rc = mqtt_set_props(p, err);
 	if (rc)
 		return rc;
+	rc = mqtt_journal_start(p, err);
+	if (rc)
+		return rc;
 	/* Buffered commands: the window plus room for subscribes and acks. */
 	co.sendWhileDisconnected = 1;
 	co.maxBufferedMessages = p->inflight + 16;
@@ -466,11 +469,13 @@ static void mqtt_on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
 	mqtt_on_disconnect(ctx, NULL);
 }
 
-/* Accepts a half-opened transport.  Queued, unpolled messages are dropped. */
+/*
+ * Accepts a half-opened transport.  Queued, unpolled messages are dropped
+ * from memory (the journal keeps them for the next start).
+ */
 static void mqtt_close(struct transport *t)
 {
 	struct mqtt_priv *p = t->priv;
-	struct mqtt_rx *rx;
 
 	if (!p)
 		return;
@@ -494,11 +499,7 @@ static void mqtt_close(struct transport *t)
 	}
 	mqtt_busy_leave();
 	t->counters.retries = p->lost;
-	while ((rx = p->head)) {
-		p->head = rx->next;
-		free(rx);
-	}
-	p->tail = NULL;
+	mqtt_consume_close(p);
 	for (int i = 0; i < p->nfilters; i++)
 		free(p->filters[i]);
 	p->nfilters = 0;
@@ -638,13 +639,13 @@ static bool mqtt_healthy(struct transport *t)
 const struct transport_ops transport_mqtt = {
 	.name = "mqtt",
 	.summary = "MQTT 5 (paho): QoS 0/1/2, persistent sessions, shared subscriptions",
-	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_CONFIRM |
-		TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
+	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_COMMIT |
+		TRANSPORT_CAP_CONFIRM | TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct mqtt_priv),
 	.open = mqtt_open,
 	.publish = mqtt_publish,
 	.poll = mqtt_poll,
-	.commit = NULL,
+	.commit = mqtt_commit,
 	.flush = mqtt_flush,
 	.release = mqtt_release,
 	.lag = mqtt_lag,
