@@ -36,7 +36,12 @@
 # published between a broker restart and the consumers' resubscription
 # would have no subscriber; plain subscriptions are restored from the
 # broker's persistence file.  --processors=2 gives MQTT a $share group
-# again, and the broker fault can then lose records.
+# again, and the broker fault can then lose records.  The private Mosquitto
+# saves its database after every change (MQTT_AUTOSAVE_CHANGES=1, see
+# scripts/brokers.sh; set it to 0 for the default of once a second):
+# Mosquitto acknowledges a publish before it saves it, so a broker SIGKILL
+# still loses what was acknowledged and not yet saved - with a save per
+# change that is at most the message being handled at the kill.
 # Generators are never killed (a restarted generator would start again at
 # seq 0); a generator that dies by itself fails the run.  A processor or
 # sink that exits by itself is restarted (as a supervisor would), counted
@@ -171,6 +176,7 @@ amqp)
 	PORT=$AMQP_PORT DEFAULT_PORT=5672
 	;;
 mqtt)
+	export MQTT_AUTOSAVE_CHANGES=${MQTT_AUTOSAVE_CHANGES:-1}
 	pick MQTT_PORT 23883
 	pick MQTT_WS_PORT 23001
 	BROKER_URL=mqtt://127.0.0.1:$MQTT_PORT
