@@ -675,7 +675,8 @@ amqp_status() {
 
 # Mosquitto acknowledges a QoS 1/2 publish before it writes anything: a
 # SIGKILL loses what changed since its last save of the database.  Default:
-# save every second (autosave_interval 1; Mosquitto's default is 30 min).
+# save every second (autosave_interval 1; Mosquitto's default is 30 min;
+# 2.0.11 compares whole seconds, so it saves every 2 s in practice).
 # MQTT_AUTOSAVE_CHANGES=N saves after every N changes instead (a queued
 # message, a subscription); N=1 (scripts/chaos.sh) narrows the window to
 # the moment between the PUBACK and the save, but each save rewrites the
