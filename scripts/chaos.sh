@@ -40,8 +40,12 @@
 # saves its database after every change (MQTT_AUTOSAVE_CHANGES=1, see
 # scripts/brokers.sh; set it to 0 for the default of once a second):
 # Mosquitto acknowledges a publish before it saves it, so a broker SIGKILL
-# still loses what was acknowledged and not yet saved - with a save per
-# change that is at most the message being handled at the kill.
+# still loses what was acknowledged and not yet saved; a save per change
+# narrows that to the messages handled between the PUBACK and the save.
+# Known MQTT failure (publishing side, not the consumers): after a broker
+# restart a generator or processor can be left waiting for a confirmation
+# paho never delivers; the generator then dies ("1 message(s) failed") or
+# the processor exits 75 after its 60 s flush, and the run FAILs.
 # Generators are never killed (a restarted generator would start again at
 # seq 0); a generator that dies by itself fails the run.  A processor or
 # sink that exits by itself is restarted (as a supervisor would), counted
