@@ -9,11 +9,17 @@
  * property "k" so the consumer gets it back intact.  SC_STREAM_EXTERNAL is
  * cfg->external_topic, used as is (received key: the full topic name).
  *
- * Shared subscriptions, always.  A consumer subscribes to
+ * Subscriptions.  By default a consumer subscribes to
  * "$share/<group>/<ns>/<stream>/#" (group: cfg->group, default "<ns>.<role>",
  * with '.', '/', '+', '#' turned into '_'), also when it runs alone, so one or
  * many instances of a role behave the same: the broker hands each message to
- * one member of the group.  Consumers need a stable client id (cfg->client_id
+ * one member of the group.  -X shared=false subscribes to "<ns>/<stream>/#"
+ * itself: every such consumer gets every message, so run one per role.  Why
+ * it exists: Mosquitto 2.0.11 does not restore $share subscriptions from its
+ * persistence file after a restart, so what is published between a broker
+ * restart and the consumers' resubscription has no subscriber and is dropped;
+ * plain subscriptions of persistent sessions are restored and keep queueing.
+ * Consumers need a stable client id (cfg->client_id
  * or -X client.id) because their MQTT session is persistent: clean start off,
  * session expiry one day (-X session.expiry), so the broker queues messages
  * while a consumer is away (Mosquitto: up to max_queued_messages per client;
@@ -44,21 +50,44 @@
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
  * it calls messageArrived and whatever that callback returns (MQTTProtocol_
  * handlePublishes); it has no manual acknowledgement.  So an acknowledgement
- * after the sink committed is impossible with this library, and
- * TRANSPORT_CAP_COMMIT is NOT declared.  What we do: messageArrived copies the
- * message into a bounded queue (capacity cfg->prefetch, default 100, also sent
- * as MQTT 5 Receive Maximum) and, while the queue is full, blocks paho's
- * receive thread: paho then reads nothing more from the socket, and what it
- * has not read is not acknowledged, so the broker keeps it in the persistent
- * session and redelivers it after a crash.  Lost on a crash or a stop: the
- * messages queued and not yet polled (at most prefetch, a little more when
- * the process also publishes, see below), the one in the callback, and those
- * polled but not yet safe downstream.  paho 1.3 calls messageArrived holding
- * its global mutex and reads every client's PUBACKs on the same thread, so the
- * callback never blocks while any thread of the process is in a paho call or
- * waits for a confirmation, CONNACK or SUBACK (mqtt_busy); the queue may then
- * exceed its capacity a little.  Otherwise consume and publish in one process
- * (the process role) would deadlock.
+ * after the sink committed is impossible with this library.  Instead each
+ * consumer keeps a local journal (mqtt_journal.c): messageArrived appends the
+ * message (stream, flags, key, payload, CRC-32) to an append-only file with
+ * write() before it returns, poll() hands it out, and commit() - called by
+ * the roles once the output is safe - moves the committed offset in the
+ * file's header past it.  On open, what the journal holds beyond that offset
+ * is queued first, flagged SC_MSG_REDELIVERED; so TRANSPORT_CAP_COMMIT is
+ * declared and an MQTT consumer is at-least-once across its own crash, like
+ * the Kafka and AMQP ones.  The file is truncated once everything in it is
+ * committed (past 256 KiB) and removed at close when nothing is pending; it
+ * grows while a consumer stays behind its queue without ever catching up.
+ * Where: -X journal=DIR, default $STREAMCTL_STATE_DIR/mqtt,
+ * $XDG_STATE_HOME/streamctl/mqtt or ~/.local/state/streamctl/mqtt; the file
+ * is "<client id>.journal" (locked: one process per client id).
+ * What is NOT covered, honestly:
+ *  - the instant between paho's PUBACK and our write(): the same receive
+ *    thread, microseconds, but a SIGKILL landing exactly there loses that
+ *    one message (the broker has its acknowledgement);
+ *  - a machine crash or power loss: write() leaves the record in the page
+ *    cache; -X journal.sync=true adds fdatasync after every append and
+ *    commit (slower: one disk flush per message);
+ *  - the broker's own loss: Mosquitto acknowledges a publish before it saves
+ *    its database, so a broker SIGKILL loses what was acknowledged since the
+ *    last save (scripts/brokers.sh saves every second, or with
+ *    MQTT_AUTOSAVE_CHANGES=1 after every change).
+ * -X journal=off restores the old behaviour (no journal, no COMMIT: what is
+ * queued or polled but not safe is lost when the process is killed; on
+ * SIGINT/SIGTERM the runtime drains the queue for up to 10 s).
+ * messageArrived copies the message into a bounded queue (capacity
+ * cfg->prefetch, default 100, also sent as MQTT 5 Receive Maximum) and, while
+ * the queue is full, blocks paho's receive thread: paho then reads nothing
+ * more from the socket, and what it has not read is not acknowledged, so the
+ * broker keeps it in the persistent session.  paho 1.3 calls messageArrived
+ * holding its global mutex and reads every client's PUBACKs on the same
+ * thread, so the callback never blocks while any thread of the process is in
+ * a paho call or waits for a confirmation, CONNACK or SUBACK (mqtt_busy); the
+ * queue may then exceed its capacity a little.  Otherwise consume and
+ * publish in one process (the process role) would deadlock.
  *
  * Reconnect: paho's automaticReconnect (1..30 s); the subscriptions are made
  * again on every reconnect (harmless with a persistent session);
@@ -72,10 +101,11 @@
  * (transport_password()).  A refused login is -SC_EAUTH.
  *
  * -X keys: qos, inflight, keepalive, session.expiry, clean, client.id,
- * tls.ca, tls.cert, tls.key, tls.insecure.
+ * shared, journal, journal.sync, tls.ca, tls.cert, tls.key, tls.insecure.
  *
  * Files: mqtt.c (this: connection, callbacks, publishing, ops), mqtt_config.c
- * (options, topic names, filters), mqtt_consume.c (receive queue, poll),
+ * (options, topic names, filters), mqtt_consume.c (receive queue, poll,
+ * commit), mqtt_journal.c (the consumer's journal),
  * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
  *
  * Map:  process-wide state - callbacks - open/close - publish/flush -
@@ -407,6 +437,9 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 		return rc;
 	if (p->qos == 0 && p->window < MQTT_QOS0_WINDOW)
 		p->window = MQTT_QOS0_WINDOW;
+	rc = mqtt_journal_start(p, err);
+	if (rc)
+		return rc;
 	/* Buffered commands: the window plus room for subscribes and acks. */
 	co.sendWhileDisconnected = 1;
 	co.maxBufferedMessages = p->window + 16;
@@ -504,11 +537,13 @@ static void mqtt_on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
 	mqtt_on_disconnect(ctx, NULL);
 }
 
-/* Accepts a half-opened transport.  Queued, unpolled messages are dropped. */
+/*
+ * Accepts a half-opened transport.  Queued, unpolled messages are dropped
+ * from memory (the journal keeps them for the next start).
+ */
 static void mqtt_close(struct transport *t)
 {
 	struct mqtt_priv *p = t->priv;
-	struct mqtt_rx *rx;
 
 	if (!p)
 		return;
@@ -532,11 +567,7 @@ static void mqtt_close(struct transport *t)
 	}
 	mqtt_busy_leave();
 	t->counters.retries = p->lost;
-	while ((rx = p->head)) {
-		p->head = rx->next;
-		free(rx);
-	}
-	p->tail = NULL;
+	mqtt_consume_close(p);
 	for (int i = 0; i < p->nfilters; i++)
 		free(p->filters[i]);
 	p->nfilters = 0;
@@ -689,13 +720,13 @@ static bool mqtt_healthy(struct transport *t)
 const struct transport_ops transport_mqtt = {
 	.name = "mqtt",
 	.summary = "MQTT 5 (paho): QoS 0/1/2, persistent sessions, shared subscriptions",
-	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_CONFIRM |
-		TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
+	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_COMMIT |
+		TRANSPORT_CAP_CONFIRM | TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct mqtt_priv),
 	.open = mqtt_open,
 	.publish = mqtt_publish,
 	.poll = mqtt_poll,
-	.commit = NULL,
+	.commit = mqtt_commit,
 	.flush = mqtt_flush,
 	.release = mqtt_release,
 	.lag = mqtt_lag,

@@ -29,6 +29,18 @@ static int mqtt_parse_int(const char *key, const char *v, long lo, long hi, long
 	return 0;
 }
 
+static int mqtt_parse_bool(const char *key, const char *v, bool *out, struct sc_error *err)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return sc_error_set(err, SC_EINVAL, "mqtt: -X %s=%s: expected true or false", key,
+				    v);
+	return 0;
+}
+
 static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg,
 			    struct sc_error *err)
 {
@@ -63,12 +75,24 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 				return sc_error_set(err, SC_EINVAL,
 						    "mqtt: -X client.id: empty or too long");
 			sc_strlcpy(p->client_id, v, sizeof(p->client_id));
+		} else if (strcmp(k, "shared") == 0) {
+			rc = mqtt_parse_bool(k, v, &p->shared, err);
+		} else if (strcmp(k, "journal.sync") == 0) {
+			rc = mqtt_parse_bool(k, v, &p->journal_sync, err);
+		} else if (strcmp(k, "journal") == 0) {
+			p->journal_off = strcmp(v, "off") == 0;
+			if (!*v || strlen(v) >= sizeof(p->journal_path) - 300)
+				return sc_error_set(
+					err, SC_EINVAL,
+					"mqtt: -X journal: expected a directory or off");
+			if (!p->journal_off)
+				sc_strlcpy(p->journal_path, v, sizeof(p->journal_path));
 		} else if (!transport_tls_key(k)) {
 			return sc_error_set(
 				err, SC_EINVAL,
 				"mqtt: unknown -X key '%s' (known: qos, inflight, keepalive, "
-				"session.expiry, clean, client.id, tls.ca, tls.cert, tls.key, "
-				"tls.insecure)",
+				"session.expiry, clean, client.id, shared, journal, journal.sync, "
+				"tls.ca, tls.cert, tls.key, tls.insecure)",
 				k);
 		}
 		if (rc)
@@ -83,6 +107,39 @@ void mqtt_sanitise(char *s, bool dots)
 	for (; *s; s++)
 		if (*s == '+' || *s == '#' || *s == '/' || (dots && *s == '.'))
 			*s = '_';
+}
+
+/*
+ * The journal's file: "<dir>/<client id>.journal", dir from -X journal, else
+ * $STREAMCTL_STATE_DIR/mqtt, $XDG_STATE_HOME/streamctl/mqtt or
+ * $HOME/.local/state/streamctl/mqtt.
+ */
+static int mqtt_journal_path(struct mqtt_priv *p, struct sc_error *err)
+{
+	char dir[sizeof(p->journal_path)], id[sizeof(p->client_id)];
+	const char *e;
+	int n;
+
+	if (p->journal_path[0])
+		sc_strlcpy(dir, p->journal_path, sizeof(dir));
+	else if ((e = getenv("STREAMCTL_STATE_DIR")) && *e)
+		snprintf(dir, sizeof(dir), "%.700s/mqtt", e);
+	else if ((e = getenv("XDG_STATE_HOME")) && *e)
+		snprintf(dir, sizeof(dir), "%.700s/streamctl/mqtt", e);
+	else if ((e = getenv("HOME")) && *e)
+		snprintf(dir, sizeof(dir), "%.700s/.local/state/streamctl/mqtt", e);
+	else
+		return sc_error_set(err, SC_EINVAL,
+				    "mqtt: no directory for the consumer journal (no HOME): give "
+				    "-X journal=DIR (or -X journal=off)");
+	sc_strlcpy(id, p->client_id, sizeof(id));
+	mqtt_sanitise(id, false);
+	if (id[0] == '.')
+		id[0] = '_';
+	n = snprintf(p->journal_path, sizeof(p->journal_path), "%s/%s.journal", dir, id);
+	if (n < 0 || (size_t)n >= sizeof(p->journal_path))
+		return sc_error_set(err, SC_EINVAL, "mqtt: -X journal: path too long");
+	return 0;
 }
 
 int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err)
@@ -136,6 +193,7 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 	p->expiry = -1;
 	if (cfg->client_id && *cfg->client_id)
 		sc_strlcpy(p->client_id, cfg->client_id, sizeof(p->client_id));
+	p->shared = true;
 	rc = mqtt_parse_props(p, cfg, err);
 	if (rc)
 		return rc;
@@ -164,6 +222,8 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 		snprintf(p->group, sizeof(p->group), "%s.%s", p->ns,
 			 cfg->role && *cfg->role ? cfg->role : "client");
 	mqtt_sanitise(p->group, true);
+	if (cfg->inputs && !p->journal_off)
+		return mqtt_journal_path(p, err);
 	return 0;
 }
 
@@ -185,12 +245,18 @@ int mqtt_build_filters(struct mqtt_priv *p, const struct transport_cfg *cfg, str
 			if (!cfg->external_topic || !*cfg->external_topic)
 				return sc_error_set(err, SC_EINVAL,
 						    "mqtt: the external stream needs a topic");
-			snprintf(filter, sizeof(filter), "$share/%s/%s", p->group,
-				 cfg->external_topic);
+			if (p->shared)
+				snprintf(filter, sizeof(filter), "$share/%s/%s", p->group,
+					 cfg->external_topic);
+			else
+				snprintf(filter, sizeof(filter), "%s", cfg->external_topic);
 		} else {
 			if (mqtt_stream_topic(p, (enum sc_stream)s, topic, sizeof(topic)) < 0)
 				return sc_error_set(err, SC_EINVAL, "mqtt: namespace too long");
-			snprintf(filter, sizeof(filter), "$share/%s/%s/#", p->group, topic);
+			if (p->shared)
+				snprintf(filter, sizeof(filter), "$share/%s/%s/#", p->group, topic);
+			else
+				snprintf(filter, sizeof(filter), "%s/#", topic);
 		}
 		p->filters[p->nfilters] = strdup(filter);
 		if (!p->filters[p->nfilters])

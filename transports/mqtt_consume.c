@@ -1,11 +1,16 @@
 /*
  * mqtt_consume.c - the receive side of the mqtt backend: paho's
- * messageArrived copies each message into a bounded queue that poll() empties.
- * The acknowledgement semantics are explained at the top of mqtt.c.
+ * messageArrived appends each message to the consumer's journal
+ * (mqtt_journal.c) and copies it into a bounded queue that poll() empties;
+ * commit() moves the journal's committed offset.  The acknowledgement
+ * semantics are explained at the top of mqtt.c.
+ *
+ * Map:  receive queue - journal - poll / commit / release - lag
  */
 #include "mqtt_internal.h"
 #include "../src/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +39,43 @@ static void mqtt_classify(struct mqtt_priv *p, const char *topic, enum sc_stream
 	*key = topic;
 }
 
+/* Queue rx (mqtt_lock held). */
+static void mqtt_enqueue(struct mqtt_priv *p, struct mqtt_rx *rx)
+{
+	if (p->tail)
+		p->tail->next = rx;
+	else
+		p->head = rx;
+	p->tail = rx;
+	p->queued++;
+	pthread_cond_broadcast(&mqtt_cond);
+}
+
+/* Append rx to the journal (mqtt_lock held); on failure it stays in memory only. */
+static void mqtt_journal_rx(struct mqtt_priv *p, struct mqtt_rx *rx)
+{
+	struct mqtt_jrec r = {.stream = rx->stream,
+			      .flags = (rx->dup ? MQTT_JF_DUP : 0u) |
+				       (rx->malformed ? MQTT_JF_MALFORMED : 0u),
+			      .key = rx->key,
+			      .klen = rx->key ? strlen(rx->key) : 0,
+			      .payload = rx->data,
+			      .len = rx->len};
+	struct sc_error err = {0};
+
+	rx->ticket = 0;
+	if (!p->journal)
+		return;
+	if (mqtt_journal_append(p->journal, &r, &rx->ticket, &err) != 0 && !p->journal_broken) {
+		p->journal_broken = true;
+		fprintf(stderr, "%s (messages are now kept in memory only)\n", err.msg);
+	}
+}
+
 /*
- * Copy one message into the queue.  Blocks paho's receive thread while the
- * queue is full, unless a writer waits for PUBACKs that only this thread reads.
+ * Journal one message and copy it into the queue.  Blocks paho's receive
+ * thread while the queue is full, unless a writer waits for PUBACKs that only
+ * this thread reads.  paho has acknowledged the message before this runs.
  */
 int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m)
 {
@@ -86,18 +125,96 @@ int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_messag
 		return 1; /* out of memory: nothing better to do than drop it */
 
 	pthread_mutex_lock(&mqtt_lock);
+	/* first the journal: from here on a SIGKILL does not lose it */
+	mqtt_journal_rx(p, rx);
 	/* keeps blocking during a drain, so the local queue stays bounded */
 	while (p->queued >= (size_t)p->prefetch && !mqtt_busy && !p->closing)
 		mqtt_wait(100);
-	if (p->tail)
-		p->tail->next = rx;
-	else
-		p->head = rx;
-	p->tail = rx;
-	p->queued++;
-	pthread_cond_broadcast(&mqtt_cond);
+	mqtt_enqueue(p, rx);
 	pthread_mutex_unlock(&mqtt_lock);
 	return 1;
+}
+
+/* ---- journal ------------------------------------------------------------- */
+
+/* A replayed record back into the queue, flagged as redelivered. */
+static int mqtt_replay_one(void *ctx, const struct mqtt_jrec *r, uint64_t ticket)
+{
+	struct mqtt_priv *p = ctx;
+	struct mqtt_rx *rx = malloc(sizeof(*rx) + r->len + r->klen + 1);
+
+	if (!rx)
+		return -SC_ENOMEM;
+	rx->next = NULL;
+	rx->stream = r->stream;
+	rx->dup = true;
+	rx->malformed = (r->flags & MQTT_JF_MALFORMED) != 0;
+	rx->ticket = ticket;
+	rx->len = r->len;
+	memcpy(rx->data, r->payload, r->len);
+	rx->key = NULL;
+	if (r->key) {
+		rx->key = (char *)rx->data + rx->len;
+		memcpy(rx->key, r->key, r->klen);
+		rx->key[r->klen] = '\0';
+	}
+	mqtt_enqueue(p, rx);
+	return 0;
+}
+
+static pthread_once_t mqtt_volatile_once = PTHREAD_ONCE_INIT;
+static struct transport_ops mqtt_volatile_ops;
+
+/* -X journal=off: today's behaviour, no commit (the runtime drains on stop) */
+static void mqtt_volatile_init(void)
+{
+	mqtt_volatile_ops = transport_mqtt;
+	mqtt_volatile_ops.caps &= ~(unsigned int)TRANSPORT_CAP_COMMIT;
+	mqtt_volatile_ops.commit = NULL;
+}
+
+int mqtt_journal_start(struct mqtt_priv *p, struct sc_error *err)
+{
+	uint64_t discarded = 0;
+	int rc;
+
+	if (!p->t->cfg.inputs)
+		return 0;
+	if (p->journal_off) {
+		pthread_once(&mqtt_volatile_once, mqtt_volatile_init);
+		p->t->ops = &mqtt_volatile_ops;
+		return 0;
+	}
+	rc = mqtt_journal_open(p->journal_path, p->journal_sync, &p->journal, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&mqtt_lock);
+	rc = mqtt_journal_replay(p->journal, mqtt_replay_one, p, &discarded, err);
+	pthread_mutex_unlock(&mqtt_lock);
+	if (rc == -SC_ENOMEM)
+		return sc_error_set(err, SC_ENOMEM, "mqtt: journal: out of memory");
+	if (rc)
+		return rc;
+	if (discarded)
+		fprintf(stderr,
+			"mqtt: journal '%s': dropped a torn or damaged tail of %llu bytes "
+			"(a record cut by a crash); the records before it are replayed\n",
+			p->journal_path, (unsigned long long)discarded);
+	return 0;
+}
+
+void mqtt_consume_close(struct mqtt_priv *p)
+{
+	struct mqtt_rx *rx;
+
+	while ((rx = p->head)) {
+		p->head = rx->next;
+		free(rx);
+	}
+	p->tail = NULL;
+	p->queued = 0;
+	mqtt_journal_close(p->journal);
+	p->journal = NULL;
 }
 
 /* ---- poll / release ------------------------------------------------------ */
@@ -133,12 +250,28 @@ int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc
 	out->len = rx->len;
 	out->key = rx->key;
 	out->flags = rx->dup ? SC_MSG_REDELIVERED : 0;
+	out->token = rx->ticket;
 	if (rx->malformed) {
 		out->flags |= SC_MSG_MALFORMED;
 		out->error = "mqtt: message on an unexpected topic";
 	}
 	out->handle = rx;
 	return 1;
+}
+
+/* The message's output is safe: move the journal past it. */
+int mqtt_commit(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+{
+	struct mqtt_priv *p = t->priv;
+	int rc = 0;
+
+	if (!m->token)
+		return 0;
+	pthread_mutex_lock(&mqtt_lock);
+	if (p->journal)
+		rc = mqtt_journal_commit(p->journal, m->token, err);
+	pthread_mutex_unlock(&mqtt_lock);
+	return rc;
 }
 
 void mqtt_release(struct transport *t, struct sc_msg *m)

@@ -8,6 +8,7 @@
 #define SC_MQTT_INTERNAL_H
 
 #include "transport.h"
+#include "mqtt_journal.h"
 
 #include <MQTTAsync.h>
 
@@ -36,6 +37,7 @@ struct mqtt_rx {
 	struct mqtt_rx *next;
 	enum sc_stream stream;
 	bool dup, malformed;
+	uint64_t ticket; /* its journal record (mqtt_journal_commit), 0 without */
 	char *key;
 	size_t len;
 	unsigned char data[];
@@ -84,6 +86,14 @@ struct mqtt_priv {
 
 	struct mqtt_rx *head, *tail;
 	size_t queued;
+
+	/* the consumer's journal (mqtt_consume.c); NULL with -X journal=off */
+	bool shared;	   /* -X shared: $share/<group>/ filters (default) */
+	bool journal_off;  /* -X journal=off */
+	bool journal_sync; /* -X journal.sync=true */
+	char journal_path[1024];
+	struct mqtt_journal *journal;
+	bool journal_broken; /* an append failed: said once on stderr */
 };
 
 /* One lock and condition for all mqtt transports: see mqtt.c. */
@@ -109,5 +119,12 @@ int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_messag
 int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err);
 void mqtt_release(struct transport *t, struct sc_msg *m);
 int64_t mqtt_lag(struct transport *t);
+int mqtt_commit(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+/* Open the journal and queue what it has not committed (before connecting). */
+int mqtt_journal_start(struct mqtt_priv *p, struct sc_error *err);
+/* After the client is destroyed: free the queue, close the journal. */
+void mqtt_consume_close(struct mqtt_priv *p);
+/* mqtt.c's ops; mqtt_journal_start swaps in a copy without COMMIT for journal=off */
+extern const struct transport_ops transport_mqtt;
 
 #endif /* SC_MQTT_INTERNAL_H */

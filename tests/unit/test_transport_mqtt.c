@@ -67,6 +67,12 @@ static void setup(void)
 			       "run `scripts/brokers.sh start mqtt`");
 	}
 	close(fd);
+	/* consumer journals go to a scratch directory, not the user's state dir */
+	if (!getenv("STREAMCTL_STATE_DIR")) {
+		static char state[64];
+		snprintf(state, sizeof(state), "/tmp/sctest_state_%ld", (long)getuid());
+		setenv("STREAMCTL_STATE_DIR", state, 1);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(ns, sizeof(ns), "sctest_%ld_%ld_%u", (long)getpid(), (long)ts.tv_nsec, n++);
 }
@@ -180,6 +186,7 @@ static size_t drain(struct transport *t, struct got *out, size_t max, size_t wan
 				 (const char *)m.payload);
 		}
 		n++;
+		cr_assert_eq(transport_commit(t, &m, &err), 0, "commit: %s", err.msg);
 		transport_msg_release(t, &m);
 	}
 	return n;
@@ -200,6 +207,7 @@ static size_t drain_some(struct transport *t, struct got *out, size_t max)
 		snprintf(out[n].payload, sizeof(out[n].payload), "%.*s", (int)m.len,
 			 (const char *)m.payload);
 		n++;
+		cr_assert_eq(transport_commit(t, &m, &err), 0, "commit: %s", err.msg);
 		transport_msg_release(t, &m);
 	}
 	cr_assert_geq(rc, 0, "poll: %s", err.msg);
@@ -259,16 +267,124 @@ static void round_trip(int qos, int n)
 	free(g);
 }
 
-Test(transport_mqtt, declares_no_commit_because_paho_acks_on_receipt)
+Test(transport_mqtt, declares_commit_with_its_journal_and_not_with_journal_off)
 {
-	struct transport *p = producer(1);
+	static const struct sc_kv off[] = {{"session.expiry", "120"}, {"journal", "off"}};
+	struct transport *p = producer(1), *c;
+	struct transport_cfg cc = base_cfg("sink");
+	char id[128];
 
 	cr_assert(transport_has(p, TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME |
-					   TRANSPORT_CAP_CONFIRM | TRANSPORT_CAP_GROUPS |
-					   TRANSPORT_CAP_LAG));
-	cr_assert_not(transport_has(p, TRANSPORT_CAP_COMMIT));
+					   TRANSPORT_CAP_COMMIT | TRANSPORT_CAP_CONFIRM |
+					   TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG));
 	cr_assert(transport_healthy(p));
 	transport_close(p);
+
+	snprintf(id, sizeof(id), "%s-c-off", ns);
+	cc.client_id = id;
+	cc.inputs = SC_STREAM_BIT(SC_STREAM_RAW_CPU);
+	cc.props = off;
+	cc.nprops = 2;
+	c = open_ok(&cc);
+	cr_assert(transport_has(c, TRANSPORT_CAP_CONSUME));
+	cr_assert_not(transport_has(c, TRANSPORT_CAP_COMMIT),
+		      "without a journal paho's acknowledgement on receipt is all there is");
+	transport_close(c);
+}
+
+/*
+ * Polled and not committed when the consumer went away: its journal gives
+ * the messages back on the next open (as after a SIGKILL: paho had already
+ * acknowledged them, the broker will not send them again).
+ */
+Test(transport_mqtt, gives_back_uncommitted_messages_from_its_journal_after_a_crash)
+{
+	enum { N = 40 };
+	struct got g[N + 16];
+	struct transport *c = consumer("c-jnl", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
+	struct transport *p = producer(1);
+	struct sc_error err = {0};
+	struct sc_msg m;
+	int n = 0, redelivered = 0;
+	int64_t end;
+
+	publish_n(p, SC_STREAM_RAW_CPU, "j", N);
+	flush_ok(p);
+	transport_close(p);
+	/* poll all N, commit only the first half */
+	end = sc_mono_ns() + (int64_t)DRAIN_MS * 1000000;
+	while (n < N && sc_mono_ns() < end) {
+		int rc = transport_poll(c, &m, 100, &err);
+		cr_assert_geq(rc, 0, "poll: %s", err.msg);
+		if (rc == 0)
+			continue;
+		if (n < N / 2)
+			cr_assert_eq(transport_commit(c, &m, &err), 0, "commit: %s", err.msg);
+		transport_msg_release(c, &m);
+		n++;
+	}
+	cr_assert_eq(n, N);
+	cr_assert_eq(c->counters.committed, N / 2);
+	transport_close(c);
+
+	c = consumer("c-jnl", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
+	n = 0;
+	while ((transport_poll(c, &m, 500, &err)) > 0) {
+		cr_assert_lt(n, N + 16);
+		snprintf(g[n].payload, sizeof(g[n].payload), "%.*s", (int)m.len,
+			 (const char *)m.payload);
+		snprintf(g[n].key, sizeof(g[n].key), "%s", m.key ? m.key : "");
+		redelivered += (m.flags & SC_MSG_REDELIVERED) != 0;
+		cr_assert_eq(m.stream, SC_STREAM_RAW_CPU);
+		cr_assert_eq(transport_commit(c, &m, &err), 0, "commit: %s", err.msg);
+		transport_msg_release(c, &m);
+		n++;
+	}
+	cr_assert_eq(n, N / 2, "%d messages came back, expected the %d not committed", n, N / 2);
+	cr_assert_eq(redelivered, N / 2, "replayed messages are flagged as redelivered");
+	for (int i = 0; i < n; i++) {
+		char want[16], key[8];
+		snprintf(want, sizeof(want), "j-%d", N / 2 + i);
+		snprintf(key, sizeof(key), "k%d", (N / 2 + i) % 5);
+		cr_assert_str_eq(g[i].payload, want);
+		cr_assert_str_eq(g[i].key, key);
+	}
+	transport_close(c);
+	/* all committed: the next start has nothing to replay */
+	c = consumer("c-jnl", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
+	cr_assert_eq(transport_poll(c, &m, 300, &err), 0);
+	transport_close(c);
+}
+
+/* -X shared=false: a plain subscription, every consumer gets every message. */
+Test(transport_mqtt, subscribes_plainly_with_shared_false)
+{
+	enum { N = 50 };
+	static const struct sc_kv plain[] = {{"session.expiry", "120"}, {"shared", "false"}};
+	struct got g1[N + 16], g2[N + 16];
+	struct transport_cfg cc = base_cfg("sink");
+	struct transport *c1, *c2, *p;
+	char id1[128], id2[128];
+
+	cc.inputs = SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
+	cc.props = plain;
+	cc.nprops = 2;
+	snprintf(id1, sizeof(id1), "%s-plain-1", ns);
+	snprintf(id2, sizeof(id2), "%s-plain-2", ns);
+	cc.client_id = id1;
+	c1 = open_ok(&cc);
+	cc.client_id = id2;
+	c2 = open_ok(&cc);
+	p = producer(1);
+	publish_n(p, SC_STREAM_RAW_SENSOR, "plain", N);
+	flush_ok(p);
+	cr_assert_eq(drain(c1, g1, N + 16, N), N);
+	cr_assert_eq(drain(c2, g2, N + 16, N), N);
+	check_all(g1, N, SC_STREAM_RAW_SENSOR, "plain", N);
+	check_all(g2, N, SC_STREAM_RAW_SENSOR, "plain", N);
+	transport_close(p);
+	transport_close(c1);
+	transport_close(c2);
 }
 
 Test(transport_mqtt, delivers_exactly_what_was_published_to_two_streams)
