@@ -44,7 +44,10 @@
  * broadcast only when a waiting publish() or flush() can go on.
  * flush() waits until nothing is unconfirmed and reports failures since the
  * previous flush.  paho persistence is off (in memory): a message is safe only
- * once flush() returned 0; unconfirmed ones are resent after a reconnect.
+ * once flush() returned 0.  Unconfirmed ones are sent again after a
+ * reconnect - by paho when the broker kept the session, and otherwise from
+ * our own copy (mqtt_publish.c: a broker restarted from an older save makes
+ * paho 1.3 fail or silently drop them).
  *
  * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
@@ -103,9 +106,10 @@
  * -X keys: qos, inflight, keepalive, session.expiry, clean, client.id,
  * shared, journal, journal.sync, tls.ca, tls.cert, tls.key, tls.insecure.
  *
- * Files: mqtt.c (this: connection, callbacks, publishing, ops), mqtt_config.c
- * (options, topic names, filters), mqtt_consume.c (receive queue, poll,
- * commit), mqtt_journal.c (the consumer's journal),
+ * Files: mqtt.c (this: connection, callbacks, ops), mqtt_publish.c (the
+ * window, confirmations, re-sends), mqtt_config.c (options, topic names,
+ * filters), mqtt_consume.c (receive queue, poll, commit), mqtt_journal.c
+ * (the consumer's journal),
  * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
  *
  * Map:  process-wide state - callbacks - open/close - publish/flush -
@@ -177,12 +181,6 @@ void mqtt_wait(int ms)
 
 	mqtt_deadline(&ts, ms);
 	pthread_cond_timedwait(&mqtt_cond, &mqtt_lock, &ts);
-}
-
-/* A publisher held back by a full window goes on once this few are unconfirmed. */
-static int mqtt_low_water(const struct mqtt_priv *p)
-{
-	return p->window / 2;
 }
 
 /* ---- callbacks (paho's threads) ------------------------------------------ */
@@ -338,45 +336,6 @@ static void mqtt_on_lost(void *ctx, char *cause)
 	pthread_mutex_lock(&mqtt_lock);
 	p->lost++;
 	p->connected = false;
-	pthread_cond_broadcast(&mqtt_cond);
-	pthread_mutex_unlock(&mqtt_lock);
-}
-
-/*
- * Whether a confirmation must wake the waiters (mqtt_lock held).  publish()
- * waits for the window to drain to half (hysteresis: one wake-up per window/2
- * confirmations rather than one per message), flush() for it to be empty.
- */
-static bool mqtt_wake_needed(const struct mqtt_priv *p)
-{
-	return (p->pub_waiters && p->outstanding <= (uint64_t)mqtt_low_water(p)) ||
-	       (p->flush_waiters && p->outstanding == 0);
-}
-
-static void mqtt_on_sent(void *ctx, MQTTAsync_successData5 *r)
-{
-	struct mqtt_priv *p = ctx;
-
-	(void)r;
-	pthread_mutex_lock(&mqtt_lock);
-	p->outstanding--;
-	p->confirmed++;
-	if (mqtt_wake_needed(p))
-		pthread_cond_broadcast(&mqtt_cond);
-	pthread_mutex_unlock(&mqtt_lock);
-}
-
-static void mqtt_on_send_fail(void *ctx, MQTTAsync_failureData5 *r)
-{
-	struct mqtt_priv *p = ctx;
-
-	pthread_mutex_lock(&mqtt_lock);
-	p->outstanding--;
-	p->failed++;
-	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s",
-		 r->reasonCode != MQTTREASONCODE_SUCCESS ? MQTTReasonCode_toString(r->reasonCode)
-		 : r->message				 ? r->message
-							 : MQTTAsync_strerror(r->code));
 	pthread_cond_broadcast(&mqtt_cond);
 	pthread_mutex_unlock(&mqtt_lock);
 }
@@ -566,139 +525,13 @@ static void mqtt_close(struct transport *t)
 		p->created = false;
 	}
 	mqtt_busy_leave();
-	t->counters.retries = p->lost;
+	mqtt_publish_close(p);
+	t->counters.retries = p->lost + p->resent;
 	mqtt_consume_close(p);
 	for (int i = 0; i < p->nfilters; i++)
 		free(p->filters[i]);
 	p->nfilters = 0;
 	MQTTProperties_free(&p->connect_props);
-}
-
-/* ---- publish / flush ----------------------------------------------------- */
-
-static int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
-{
-	struct mqtt_priv *p = t->priv;
-	MQTTAsync_message msg = MQTTAsync_message_initializer;
-	MQTTAsync_callOptions o = MQTTAsync_callOptions_initializer;
-	char topic[MQTT_TOPIC_MAX], key[SC_KEY_MAX * 2];
-	int64_t end;
-	int n, rc;
-
-	if (m->stream == SC_STREAM_EXTERNAL) {
-		if (!t->cfg.external_topic || !*t->cfg.external_topic)
-			return sc_error_set(err, SC_EINVAL,
-					    "mqtt: the external stream needs a topic");
-		n = snprintf(topic, sizeof(topic), "%s", t->cfg.external_topic);
-	} else {
-		n = mqtt_stream_topic(p, m->stream, topic, sizeof(topic));
-		if (n >= 0 && m->key) {
-			sc_strlcpy(key, m->key, sizeof(key));
-			mqtt_sanitise(key, false);
-			n = snprintf(topic + n, sizeof(topic) - (size_t)n, "/%s", key);
-			if (strcmp(key, m->key) != 0) {
-				MQTTProperty prop = {0};
-				prop.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
-				prop.value.data.data = (char *)MQTT_KEY_PROP;
-				prop.value.data.len = 1;
-				prop.value.value.data = (char *)m->key;
-				prop.value.value.len = (int)strlen(m->key);
-				if (MQTTProperties_add(&msg.properties, &prop))
-					return sc_error_set(err, SC_ENOMEM, "mqtt: out of memory");
-			}
-		}
-	}
-	if (n < 0 || (size_t)n >= sizeof(topic) - 1 || (m->key && strlen(m->key) >= sizeof(key))) {
-		MQTTProperties_free(&msg.properties);
-		return sc_error_set(err, SC_EINVAL, "mqtt: topic too long");
-	}
-	if (m->len > 268435455) {
-		MQTTProperties_free(&msg.properties);
-		return sc_error_set(err, SC_ETOOBIG, "mqtt: message of %zu bytes is too large",
-				    m->len);
-	}
-
-	/*
-	 * One trip through mqtt_lock before the paho call and one after.  mqtt_busy
-	 * stays raised from the wait through MQTTAsync_sendMessage (which may wait
-	 * for paho's mutex, held by a receive thread in messageArrived); the
-	 * broadcast lets a blocked messageArrived see it (no system call when
-	 * nothing waits).
-	 */
-	pthread_mutex_lock(&mqtt_lock);
-	mqtt_busy++;
-	pthread_cond_broadcast(&mqtt_cond);
-	if (p->outstanding >= (uint64_t)p->window) {
-		/* not cut short by a stop request: a draining role still needs its outputs out */
-		end = sc_mono_ns() + (int64_t)MQTT_PUBLISH_WAIT_MS * 1000000;
-		p->pub_waiters++;
-		while (p->outstanding >= (uint64_t)p->window && sc_mono_ns() < end)
-			mqtt_wait(100);
-		p->pub_waiters--;
-		if (p->outstanding >= (uint64_t)p->window) {
-			mqtt_busy--;
-			pthread_mutex_unlock(&mqtt_lock);
-			MQTTProperties_free(&msg.properties);
-			return sc_error_set(err, SC_ETIMEDOUT,
-					    "mqtt: no confirmation from the broker for %d s "
-					    "(%d messages unconfirmed)",
-					    MQTT_PUBLISH_WAIT_MS / 1000, p->window);
-		}
-	}
-	p->outstanding++;
-	t->counters.retries = p->lost;
-	pthread_mutex_unlock(&mqtt_lock);
-
-	msg.payload = (void *)m->payload;
-	msg.payloadlen = (int)m->len;
-	msg.qos = p->qos;
-	o.onSuccess5 = mqtt_on_sent;
-	o.onFailure5 = mqtt_on_send_fail;
-	o.context = p;
-	rc = MQTTAsync_sendMessage(p->client, topic, &msg, &o);
-	MQTTProperties_free(&msg.properties);
-	pthread_mutex_lock(&mqtt_lock);
-	mqtt_busy--;
-	if (rc != MQTTASYNC_SUCCESS) {
-		p->outstanding--;
-		pthread_cond_broadcast(&mqtt_cond);
-	}
-	pthread_mutex_unlock(&mqtt_lock);
-	if (rc != MQTTASYNC_SUCCESS)
-		return sc_error_set(err, SC_EIO, "mqtt: cannot publish to %s: %s", topic,
-				    MQTTAsync_strerror(rc));
-	return 0;
-}
-
-static int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
-{
-	struct mqtt_priv *p = t->priv;
-	int64_t end = timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + (int64_t)timeout_ms * 1000000;
-	uint64_t left, failed;
-	int rc = 0;
-
-	pthread_mutex_lock(&mqtt_lock);
-	mqtt_busy++;
-	pthread_cond_broadcast(&mqtt_cond);
-	p->flush_waiters++;
-	while (p->outstanding > 0 && sc_mono_ns() < end)
-		mqtt_wait(100);
-	p->flush_waiters--;
-	mqtt_busy--;
-	left = p->outstanding;
-	failed = p->failed;
-	if (failed) {
-		rc = sc_error_set(err, SC_EIO, "mqtt: %llu message(s) failed: %s",
-				  (unsigned long long)failed, p->fail_reason);
-		p->failed = 0;
-	} else if (left) {
-		rc = sc_error_set(err, SC_ETIMEDOUT,
-				  "mqtt: %llu message(s) still unconfirmed after %d ms",
-				  (unsigned long long)left, timeout_ms);
-	}
-	t->counters.retries = p->lost;
-	pthread_mutex_unlock(&mqtt_lock);
-	return rc;
 }
 
 /* ---- healthy ------------------------------------------------------------- */
@@ -710,7 +543,7 @@ static bool mqtt_healthy(struct transport *t)
 
 	pthread_mutex_lock(&mqtt_lock);
 	up = p->connected;
-	t->counters.retries = p->lost;
+	t->counters.retries = p->lost + p->resent;
 	pthread_mutex_unlock(&mqtt_lock);
 	return up;
 }

@@ -241,7 +241,7 @@ int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc
 		p->queued--;
 		pthread_cond_broadcast(&mqtt_cond);
 	}
-	t->counters.retries = p->lost;
+	t->counters.retries = p->lost + p->resent;
 	pthread_mutex_unlock(&mqtt_lock);
 	if (!rx)
 		return 0;

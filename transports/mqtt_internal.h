@@ -82,6 +82,11 @@ struct mqtt_priv {
 	/* publish() / flush() waiting on this transport's window (mqtt_lock): the
 	 * callbacks broadcast only when one of them can go on (see mqtt.c) */
 	int pub_waiters, flush_waiters;
+	/* copies of the unconfirmed messages, for re-sending (mqtt_publish.c) */
+	struct mqtt_out *outs;
+	int resend_marks;    /* outs flagged for a re-send */
+	int64_t progress_ns; /* the last confirmation (or the window's start) */
+	uint64_t resent;     /* re-sends, folded into counters.retries */
 	bool closing;
 
 	struct mqtt_rx *head, *tail;
@@ -113,6 +118,12 @@ int mqtt_set_props(struct mqtt_priv *p, struct sc_error *err);
 int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, size_t n);
 /* Replace '+', '#', '/' (and '.' with dots) by '_'. */
 void mqtt_sanitise(char *s, bool dots);
+
+/* mqtt_publish.c */
+int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err);
+/* Free the unconfirmed copies; after MQTTAsync_destroy only. */
+void mqtt_publish_close(struct mqtt_priv *p);
 
 /* mqtt_consume.c */
 int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m);
