@@ -20,8 +20,9 @@
  * publish() copies the message into librdkafka's queue; when that queue is
  * full it serves delivery reports and retries for up to 30 s (or until a
  * stop is requested): that is the backpressure.  Delivery reports count
- * failures; flush() waits for every report and fails with the count and
- * the first reason.  A pure producer (cfg->inputs == 0) creates its client
+ * failures; publish() serves them every KAFKA_POLL_EVERY messages (poll()
+ * and a full queue on each call); flush() waits for every report and fails
+ * with the count and the first reason.  A pure producer (cfg->inputs == 0) creates its client
  * at open, a consumer creates one on its first publish (process,
  * dead letters), so the sink does not hold an idle producer.
  *
@@ -56,6 +57,7 @@
 #define KAFKA_BACKPRESSURE_NS (30 * 1000000000LL)
 #define KAFKA_CLOSE_FLUSH_MS  10000
 #define KAFKA_POLL_SLICE_MS   100
+#define KAFKA_POLL_EVERY      64 /* publishes between two rd_kafka_poll() */
 
 static int kafka_producer_start(struct kafka_priv *k, struct sc_error *err);
 static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -204,8 +206,11 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 
 	(void)rk;
 	if (!rkm->err) {
-		atomic_store(&k->brokers_down, false);
-		atomic_store(&k->opened, true);
+		/* once per message: a locked store only when the flag changes */
+		if (atomic_load_explicit(&k->brokers_down, memory_order_relaxed))
+			atomic_store(&k->brokers_down, false);
+		if (!atomic_load_explicit(&k->opened, memory_order_relaxed))
+			atomic_store(&k->opened, true);
 		return;
 	}
 	if (k->failed++ == 0)
@@ -271,11 +276,21 @@ static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_
 	 * --rate=0 runs its event clock ahead of the wall clock.
 	 */
 	ts_ms = m->timestamp_ns > 0 ? m->timestamp_ns / 1000000 : 0;
-	if (ts_ms > sc_now_ns() / 1000000)
-		ts_ms = sc_now_ns() / 1000000;
+	if (ts_ms > k->now_ms_seen) { /* the clock only moves on: read it when needed */
+		k->now_ms_seen = sc_now_ns() / 1000000;
+		if (ts_ms > k->now_ms_seen)
+			ts_ms = k->now_ms_seen;
+	}
 	rc = kafka_stream_ready(k, m->stream, err);
-	if (k->producer)
-		rd_kafka_poll(k->producer, 0); /* serve reports and errors (healthy()) */
+	/*
+	 * Serve delivery reports and errors (failures, healthy(), fatal) every
+	 * KAFKA_POLL_EVERY messages: one rd_kafka_poll() serves all that queued
+	 * up, and flush(), poll() and a full queue serve them too.
+	 */
+	if (k->producer && ++k->since_poll >= KAFKA_POLL_EVERY) {
+		k->since_poll = 0;
+		rd_kafka_poll(k->producer, 0);
+	}
 	if (!rc)
 		rc = kafka_fatal(k, k->producer, err);
 	if (rc)
@@ -302,7 +317,6 @@ static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_
 					    "kafka: stop requested while the local queue was full");
 		rd_kafka_poll(k->producer, 10);
 	}
-	rd_kafka_poll(k->producer, 0);
 	if (e == RD_KAFKA_RESP_ERR__FATAL && kafka_fatal(k, k->producer, err))
 		return -SC_EIO;
 	if (e)
