@@ -463,23 +463,33 @@ static int kafka_consume_error(struct kafka_priv *k, const rd_kafka_message_t *r
 	}
 }
 
+/*
+ * The first round does not wait and reads no clock: under load a message is
+ * usually there already.  Only when none is does the deadline start.
+ */
 static int kafka_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err)
 {
 	struct kafka_priv *k = t->priv;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + timeout_ms * 1000000LL;
+	int64_t deadline = 0;
 	rd_kafka_message_t *rkm;
 	int rc;
 
 	if (!k->consumer)
 		return sc_error_set(err, SC_EINVAL, "kafka: poll without inputs");
 	for (;;) {
-		int64_t left = deadline - sc_mono_ns();
-		int slice = left <= 0				     ? 0
-			    : left < KAFKA_POLL_SLICE_MS * 1000000LL ? (int)(left / 1000000)
-								     : KAFKA_POLL_SLICE_MS;
+		int slice = 0;
 
-		if (k->producer)
+		if (deadline) {
+			int64_t left = deadline - sc_mono_ns();
+			slice = left <= 0				 ? 0
+				: left < KAFKA_POLL_SLICE_MS * 1000000LL ? (int)(left / 1000000)
+									 : KAFKA_POLL_SLICE_MS;
+		}
+		/* the producer's reports: when about to wait, else every KAFKA_POLL_EVERY */
+		if (k->producer && (slice > 0 || ++k->since_poll >= KAFKA_POLL_EVERY)) {
+			k->since_poll = 0;
 			rd_kafka_poll(k->producer, 0);
+		}
 		rc = kafka_fatal(k, k->consumer, err);
 		if (rc)
 			return rc;
@@ -492,8 +502,16 @@ static int kafka_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 			if (rc)
 				return rc;
 		}
-		if (sc_stop_requested() || sc_mono_ns() >= deadline)
+		if (sc_stop_requested())
 			return 0;
+		if (!deadline) {
+			if (timeout_ms == 0)
+				return 0;
+			deadline =
+				timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + timeout_ms * 1000000LL;
+		} else if (sc_mono_ns() >= deadline) {
+			return 0;
+		}
 	}
 }
 
