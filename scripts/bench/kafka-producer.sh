@@ -16,8 +16,8 @@
 # 5 ms, no compression, one topic of BENCH_PARTITIONS (3) partitions created
 # before each run and deleted after it, delivered count read back from the
 # topic's end offsets.  Other client defaults differ (batch sizes: librdkafka
-# batch.size 1 MB / 10000 msgs, Java batch.size 16 KiB) and are left as each
-# tool ships them.
+# batch.size 1 MB / 10000 msgs, Java and kafka-python batch.size 16 KiB) and
+# are left as each tool ships them.
 #
 # streamctl-gen-only (the generator into /dev/null, no broker) is listed too:
 # the ceiling the cpu source itself puts on every transport.
