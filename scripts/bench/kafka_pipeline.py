@@ -18,7 +18,7 @@ anomaly flag (|z| > 3), and sends the result to NS.processed.cpu; sink
 consumes that (group NS.sink) and INSERT OR IGNOREs one row per record into
 SQLite (WAL), committing every 500 rows or when the input pauses.  Consumers
 use Kafka's auto-commit.  proc and sink exit after IDLE_S seconds without
-input.
+input, or with an error when nothing arrived within START_TIMEOUT_S.
 """
 import collections
 import json
@@ -30,6 +30,9 @@ import sys
 import time
 
 CLIENT = "confluent-kafka"
+# proc and sink give up when nothing came at all: a bench run must end (a
+# kafka-python consumer was once seen spinning without ever joining its group)
+START_TIMEOUT_S = 120
 
 # ---- client layer: producer, send, flush, consumer, poll, close ----------
 
@@ -137,6 +140,8 @@ def proc(bs, ns, idle_s):
         if not values:
             if seen and time.monotonic() - last > idle_s:
                 break
+            if not seen and time.monotonic() - last > START_TIMEOUT_S:
+                sys.exit("proc: nothing arrived in %d s" % START_TIMEOUT_S)
             continue
         seen = True
         last = time.monotonic()
@@ -179,6 +184,8 @@ def sink(bs, ns, idle_s, path):
                 pending = 0
             if seen and time.monotonic() - last > idle_s:
                 break
+            if not seen and time.monotonic() - last > START_TIMEOUT_S:
+                sys.exit("sink: nothing arrived in %d s" % START_TIMEOUT_S)
             continue
         seen = True
         last = time.monotonic()
