@@ -119,8 +119,10 @@ static int run(struct gen_run *r, struct sc_error *err)
 			break;
 		if (sensor)
 			window_end = start_real + (int64_t)seq * (period ? period : nominal);
-		else
+		else if (period)
 			window_end = sc_now_ns();
+		else
+			window_end = intended; /* read just above: one clock call less */
 		rc = send_one(r, seq, intended, window_end, err);
 		if (rc)
 			return rc;

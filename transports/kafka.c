@@ -20,8 +20,9 @@
  * publish() copies the message into librdkafka's queue; when that queue is
  * full it serves delivery reports and retries for up to 30 s (or until a
  * stop is requested): that is the backpressure.  Delivery reports count
- * failures; flush() waits for every report and fails with the count and
- * the first reason.  A pure producer (cfg->inputs == 0) creates its client
+ * failures; publish() serves them every KAFKA_POLL_EVERY messages (poll()
+ * and a full queue on each call); flush() waits for every report and fails
+ * with the count and the first reason.  A pure producer (cfg->inputs == 0) creates its client
  * at open, a consumer creates one on its first publish (process,
  * dead letters), so the sink does not hold an idle producer.
  *
@@ -56,6 +57,7 @@
 #define KAFKA_BACKPRESSURE_NS (30 * 1000000000LL)
 #define KAFKA_CLOSE_FLUSH_MS  10000
 #define KAFKA_POLL_SLICE_MS   100
+#define KAFKA_POLL_EVERY      64 /* publishes between two rd_kafka_poll() */
 
 static int kafka_producer_start(struct kafka_priv *k, struct sc_error *err);
 static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -162,6 +164,10 @@ static void kafka_close(struct transport *t)
 			fprintf(stderr, "kafka: %" PRIu64 " message(s) failed delivery: %s\n",
 				k->failed, k->fail_reason);
 	}
+	if (k->store) {
+		rd_kafka_topic_partition_list_destroy(k->store);
+		k->store = NULL;
+	}
 	if (k->consumer) {
 		e = rd_kafka_consumer_close(k->consumer);
 		if (e)
@@ -204,8 +210,11 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 
 	(void)rk;
 	if (!rkm->err) {
-		atomic_store(&k->brokers_down, false);
-		atomic_store(&k->opened, true);
+		/* once per message: a locked store only when the flag changes */
+		if (atomic_load_explicit(&k->brokers_down, memory_order_relaxed))
+			atomic_store(&k->brokers_down, false);
+		if (!atomic_load_explicit(&k->opened, memory_order_relaxed))
+			atomic_store(&k->opened, true);
 		return;
 	}
 	if (k->failed++ == 0)
@@ -271,11 +280,21 @@ static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_
 	 * --rate=0 runs its event clock ahead of the wall clock.
 	 */
 	ts_ms = m->timestamp_ns > 0 ? m->timestamp_ns / 1000000 : 0;
-	if (ts_ms > sc_now_ns() / 1000000)
-		ts_ms = sc_now_ns() / 1000000;
+	if (ts_ms > k->now_ms_seen) { /* the clock only moves on: read it when needed */
+		k->now_ms_seen = sc_now_ns() / 1000000;
+		if (ts_ms > k->now_ms_seen)
+			ts_ms = k->now_ms_seen;
+	}
 	rc = kafka_stream_ready(k, m->stream, err);
-	if (k->producer)
-		rd_kafka_poll(k->producer, 0); /* serve reports and errors (healthy()) */
+	/*
+	 * Serve delivery reports and errors (failures, healthy(), fatal) every
+	 * KAFKA_POLL_EVERY messages: one rd_kafka_poll() serves all that queued
+	 * up, and flush(), poll() and a full queue serve them too.
+	 */
+	if (k->producer && ++k->since_poll >= KAFKA_POLL_EVERY) {
+		k->since_poll = 0;
+		rd_kafka_poll(k->producer, 0);
+	}
 	if (!rc)
 		rc = kafka_fatal(k, k->producer, err);
 	if (rc)
@@ -302,7 +321,6 @@ static int kafka_publish(struct transport *t, const struct sc_msg *m, struct sc_
 					    "kafka: stop requested while the local queue was full");
 		rd_kafka_poll(k->producer, 10);
 	}
-	rd_kafka_poll(k->producer, 0);
 	if (e == RD_KAFKA_RESP_ERR__FATAL && kafka_fatal(k, k->producer, err))
 		return -SC_EIO;
 	if (e)
@@ -449,23 +467,33 @@ static int kafka_consume_error(struct kafka_priv *k, const rd_kafka_message_t *r
 	}
 }
 
+/*
+ * The first round does not wait and reads no clock: under load a message is
+ * usually there already.  Only when none is does the deadline start.
+ */
 static int kafka_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err)
 {
 	struct kafka_priv *k = t->priv;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + timeout_ms * 1000000LL;
+	int64_t deadline = 0;
 	rd_kafka_message_t *rkm;
 	int rc;
 
 	if (!k->consumer)
 		return sc_error_set(err, SC_EINVAL, "kafka: poll without inputs");
 	for (;;) {
-		int64_t left = deadline - sc_mono_ns();
-		int slice = left <= 0				     ? 0
-			    : left < KAFKA_POLL_SLICE_MS * 1000000LL ? (int)(left / 1000000)
-								     : KAFKA_POLL_SLICE_MS;
+		int slice = 0;
 
-		if (k->producer)
+		if (deadline) {
+			int64_t left = deadline - sc_mono_ns();
+			slice = left <= 0				 ? 0
+				: left < KAFKA_POLL_SLICE_MS * 1000000LL ? (int)(left / 1000000)
+									 : KAFKA_POLL_SLICE_MS;
+		}
+		/* the producer's reports: when about to wait, else every KAFKA_POLL_EVERY */
+		if (k->producer && (slice > 0 || ++k->since_poll >= KAFKA_POLL_EVERY)) {
+			k->since_poll = 0;
 			rd_kafka_poll(k->producer, 0);
+		}
 		rc = kafka_fatal(k, k->consumer, err);
 		if (rc)
 			return rc;
@@ -478,8 +506,16 @@ static int kafka_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 			if (rc)
 				return rc;
 		}
-		if (sc_stop_requested() || sc_mono_ns() >= deadline)
+		if (sc_stop_requested())
 			return 0;
+		if (!deadline) {
+			if (timeout_ms == 0)
+				return 0;
+			deadline =
+				timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + timeout_ms * 1000000LL;
+		} else if (sc_mono_ns() >= deadline) {
+			return 0;
+		}
 	}
 }
 
@@ -488,10 +524,9 @@ static int kafka_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 {
 	struct kafka_priv *k = t->priv;
 	const struct kafka_held *h = m->handle;
-	rd_kafka_topic_partition_list_t *parts;
+	const char *topic;
 	rd_kafka_topic_partition_t *p;
 	rd_kafka_resp_err_t e;
-	int rc = 0;
 
 	if (!h)
 		return sc_error_set(err, SC_EINVAL,
@@ -499,19 +534,29 @@ static int kafka_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 				    "already released");
 	if (k->auto_store)
 		return 0;
-	parts = rd_kafka_topic_partition_list_new(1);
-	p = rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(h->rkm->rkt),
-					      h->rkm->partition);
+	/* one list of one partition, kept while the topic stays the same */
+	topic = rd_kafka_topic_name(h->rkm->rkt);
+	if (k->store && strcmp(k->store->elems[0].topic, topic) != 0) {
+		rd_kafka_topic_partition_list_destroy(k->store);
+		k->store = NULL;
+	}
+	if (!k->store) {
+		k->store = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(k->store, topic, h->rkm->partition);
+	}
+	p = &k->store->elems[0];
+	p->partition = h->rkm->partition;
 	p->offset = h->rkm->offset + 1;
-	e = rd_kafka_offsets_store(k->consumer, parts);
+	p->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	e = rd_kafka_offsets_store(k->consumer, k->store);
 	if (!e)
 		e = p->err;
 	if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition revoked meanwhile */
-		rc = sc_error_set(err, kafka_errcode(e),
-				  "kafka: cannot store offset %" PRId64 " of %s [%" PRId32 "]: %s",
-				  p->offset, p->topic, p->partition, rd_kafka_err2str(e));
-	rd_kafka_topic_partition_list_destroy(parts);
-	return rc;
+		return sc_error_set(err, kafka_errcode(e),
+				    "kafka: cannot store offset %" PRId64 " of %s [%" PRId32
+				    "]: %s",
+				    p->offset, p->topic, p->partition, rd_kafka_err2str(e));
+	return 0;
 }
 
 static void kafka_release(struct transport *t, struct sc_msg *m)

@@ -54,10 +54,13 @@ struct kafka_priv {
 	uint64_t failed;		    /* delivery failures since the last flush */
 	char fail_reason[KAFKA_REASON_MAX]; /* the first of them */
 	uint64_t undelivered_total;	    /* over the whole life, for close */
+	int64_t now_ms_seen;		    /* latest wall clock read by publish() */
+	unsigned int since_poll;	    /* publishes since the last rd_kafka_poll */
 
 	/* consumer */
 	rd_kafka_t *consumer;
 	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
+	rd_kafka_topic_partition_list_t *store; /* commit()'s one-partition list, reused */
 	int64_t last_transient_ns;
 
 	/* written by librdkafka callbacks, read from any thread */

@@ -5,6 +5,11 @@
 #   streamctl generate --source=cpu --rate=0 | process | sink --db   (three processes, Kafka between)
 #   kafka_pipeline.py gen | proc | sink                              (the same work in Python)
 #
+# The Python pipeline runs twice, once per client a plain script would use:
+# python-confluent-kafka (librdkafka in C under a Python API) and
+# python-kafka-python (pure Python); the same code apart from the client
+# calls, the same settings (acks=all, idempotence, linger 5 ms).
+#
 # Both: topics NS.raw.cpu and NS.processed.cpu of BENCH_PARTITIONS (3)
 # partitions created first; sink and process started first and given
 # BENCH_JOIN (5) seconds to join their groups; then the generator sends N
@@ -65,20 +70,26 @@ run_streamctl() {
 	teardown_ns
 }
 
+# run_python CLIENT PAIR
 run_python() {
 	setup_ns
-	local py=$BENCH_DIR/kafka_pipeline.py
-	bench_time_bg sink "$PY" "$py" sink "$KAFKA_BOOTSTRAP" "$NS" $IDLE "$DB"
+	local py=("$PY" "$BENCH_DIR/kafka_pipeline.py" --client="$1")
+	bench_time_bg sink "${py[@]}" sink "$KAFKA_BOOTSTRAP" "$NS" $IDLE "$DB"
 	local sp=$BG_PID
-	bench_time_bg proc "$PY" "$py" proc "$KAFKA_BOOTSTRAP" "$NS" $IDLE
+	bench_time_bg proc "${py[@]}" proc "$KAFKA_BOOTSTRAP" "$NS" $IDLE
 	local pp=$BG_PID
 	sleep "$BENCH_JOIN"
-	bench_time gen "$PY" "$py" gen "$KAFKA_BOOTSTRAP" "$NS" "$N"
+	bench_time gen "${py[@]}" gen "$KAFKA_BOOTSTRAP" "$NS" "$N"
 	wait "$pp" "$sp"
-	record python "$1" confluent-kafka
+	record "python-$1" "$2" "$1"
 	teardown_ns
 }
 
-bench_interleave "$BENCH_PAIRS" streamctl python
+run_python-confluent-kafka() { run_python confluent-kafka "$1"; }
+run_python-kafka-python() { run_python kafka-python "$1"; }
+
+: "${BENCH_PIPELINE_TOOLS:=streamctl python-confluent-kafka python-kafka-python}"
+# shellcheck disable=SC2086
+bench_interleave "$BENCH_PAIRS" $BENCH_PIPELINE_TOOLS
 echo "== Kafka pipeline generate -> process -> sink, N=$N (rows / span in the sink DB) =="
 bench_summary "$BENCH_CSV" "$RUN_ID" streamctl rate_wall

@@ -4,7 +4,9 @@
 #   streamctl generate --transport=kafka --source=cpu --rate=0 --count=N
 #   kcat -P ... -X acks=all -X enable.idempotence=true -X linger.ms=5 < N records
 #   Kafka ProducerPerformance --num-records N --record-size S --throughput -1
-#   a plain confluent-kafka Python loop sending the same N records
+#   a plain Python loop sending the same N records, once with confluent-kafka
+#   (librdkafka in C under a Python API) and once with kafka-python (pure
+#   Python; idempotence and acks=all supported and set, like the others)
 #
 # The records kcat and Python send are streamctl's own (made once with
 # `streamctl generate --source=cpu`, deframed, one per line) with the same key;
@@ -14,8 +16,8 @@
 # 5 ms, no compression, one topic of BENCH_PARTITIONS (3) partitions created
 # before each run and deleted after it, delivered count read back from the
 # topic's end offsets.  Other client defaults differ (batch sizes: librdkafka
-# batch.size 1 MB / 10000 msgs, Java batch.size 16 KiB) and are left as each
-# tool ships them.
+# batch.size 1 MB / 10000 msgs, Java and kafka-python batch.size 16 KiB) and
+# are left as each tool ships them.
 #
 # streamctl-gen-only (the generator into /dev/null, no broker) is listed too:
 # the ceiling the cpu source itself puts on every transport.
@@ -27,7 +29,7 @@ bench_venv
 
 if [ "$BENCH_QUICK" = 1 ]; then N=${1:-50000}; else N=${1:-1000000}; fi
 : "${BENCH_PARTITIONS:=3}"
-: "${BENCH_KAFKA_TOOLS:=streamctl kcat kafka-java confluent-kafka streamctl-gen-only}"
+: "${BENCH_KAFKA_TOOLS:=streamctl kcat kafka-java confluent-kafka kafka-python streamctl-gen-only}"
 SETTINGS="acks=all idempotence linger.ms=5 partitions=$BENCH_PARTITIONS"
 KEY=$(hostname)
 
@@ -91,14 +93,18 @@ run_kafka-java() {
 	bench_tp_row kafka-java "$1" "$SETTINGS" "$N" "$S" "$DELIVERED" "$tool_s"
 }
 
-run_confluent-kafka() {
+# run_py CLIENT PAIR: kafka_produce.py with that client
+run_py() {
 	new_topic
-	local out=$BENCH_TMP/py-$1.out
-	bench_time py "$PY" "$BENCH_DIR/kafka_produce.py" "$KAFKA_BOOTSTRAP" "$TOPIC" "$KEY" \
-		"$BENCH_TMP/payloads" >"$out"
+	local out=$BENCH_TMP/py-$2.out
+	bench_time py "$PY" "$BENCH_DIR/kafka_produce.py" --client="$1" "$KAFKA_BOOTSTRAP" "$TOPIC" \
+		"$KEY" "$BENCH_TMP/payloads" >"$out"
 	done_topic
-	bench_tp_row confluent-kafka "$1" "$SETTINGS" "$N" "$S" "$DELIVERED" "$(awk '{ print $6 }' "$out")"
+	bench_tp_row "$1" "$2" "$SETTINGS" "$N" "$S" "$DELIVERED" "$(awk '{ print $6 }' "$out")"
 }
+
+run_confluent-kafka() { run_py confluent-kafka "$1"; }
+run_kafka-python() { run_py kafka-python "$1"; }
 
 # shellcheck disable=SC2086
 bench_interleave "$BENCH_PAIRS" $BENCH_KAFKA_TOOLS

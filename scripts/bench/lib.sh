@@ -34,7 +34,8 @@
 #                             warm-up (not recorded by convention), then
 #                             pairs 1..PAIRS alternating the order
 #   bench_venv                creates .cache/venv (Debian python3 + its
-#                             matplotlib) with confluent-kafka pika paho-mqtt msgpack
+#                             matplotlib) with confluent-kafka kafka-python pika
+#                             paho-mqtt msgpack
 #   bench_stat FILE KEY       a number from the final stats line of FILE
 #   bench_hist FILE HIST Q    e.g. bench_hist f e2e_ms p99
 #   bench_summary CSV RUN_ID REF   per-tool medians and ratios to REF
@@ -192,14 +193,14 @@ bench_hist() {
 
 # bench_venv: the Python environment of the plain-Python peers and the plots.
 bench_venv() {
-	if [ -x "$PY" ] && "$PY" -c 'import confluent_kafka, pika, paho.mqtt, msgpack' 2>/dev/null; then
+	if [ -x "$PY" ] && "$PY" -c 'import confluent_kafka, kafka, pika, paho.mqtt, msgpack' 2>/dev/null; then
 		return 0
 	fi
 	bench_log "creating $VENV"
 	/usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
 		bench_log "no Debian matplotlib: apt-get install python3-matplotlib python3-venv (plots will be skipped)"
 	/usr/bin/python3 -m venv --system-site-packages "$VENV" || bench_die "python3 -m venv failed (apt-get install python3-venv)"
-	"$VENV/bin/pip" install -q confluent-kafka pika paho-mqtt msgpack || bench_die "pip install failed"
+	"$VENV/bin/pip" install -q confluent-kafka kafka-python pika paho-mqtt msgpack || bench_die "pip install failed"
 }
 
 bench_have_plot() {
@@ -219,6 +220,7 @@ bench_version() {
 	kcat) kcat -V 2>&1 | sed -n 's/^kcat - .*//; s/.*Version \([^ ]*\).*librdkafka \([^ ]*\).*/kcat-\1+librdkafka-\2/p' | head -n 1 ;;
 	kafka-java) basename "$(ls "$KAFKA_LIBS"/kafka-clients-*.jar 2>/dev/null | head -n 1)" .jar ;;
 	confluent-kafka) "$PY" -c 'import importlib.metadata as m, confluent_kafka as c; print("confluent-kafka-%s+librdkafka-%s" % (m.version("confluent-kafka"), c.libversion()[0]))' ;;
+	kafka-python) "$PY" -c 'import importlib.metadata as m; print("kafka-python-" + m.version("kafka-python"))' ;;
 	pika) "$PY" -c 'import pika; print("pika-" + pika.__version__)' ;;
 	paho) "$PY" -c 'import importlib.metadata as m; print("paho-mqtt-" + m.version("paho-mqtt"))' ;;
 	perftest) basename "$(ls "$BENCH_ROOT"/.cache/perftest/perf-test-*.jar 2>/dev/null | head -n 1)" .jar ;;

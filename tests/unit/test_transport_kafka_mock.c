@@ -224,6 +224,50 @@ Test(transport_kafka_mock, keeps_a_null_key_null_and_the_timestamp)
 	mock_stop(&mk);
 }
 
+/* publish() reads the clock only when an event time passes its last reading. */
+Test(transport_kafka_mock, clamps_a_future_event_time_published_after_a_past_one)
+{
+	struct sc_error err = {0};
+	struct mock mk;
+	struct transport_cfg pc, cc;
+	struct transport *p, *c;
+	int64_t past = 1700000000123000000LL, future = sc_now_ns() + 3 * 3600 * 1000000000LL;
+	struct sc_msg m = {.stream = SC_STREAM_DEADLETTER, .payload = "p", .len = 1};
+	bool got_past = false, got_future = false;
+	int rc;
+
+	mock_start(&mk, "m11");
+	pc = cfg_for(&mk, "m11", 0);
+	p = open_ok(&pc);
+	m.timestamp_ns = past;
+	cr_assert_eq(transport_publish(p, &m, &err), 0, "publish: %s", err.msg);
+	m.payload = "f";
+	m.timestamp_ns = future;
+	cr_assert_eq(transport_publish(p, &m, &err), 0, "publish: %s", err.msg);
+	cr_assert_eq(transport_flush(p, 10000, &err), 0, "flush: %s", err.msg);
+	cc = cfg_for(&mk, "m11", SC_STREAM_BIT(SC_STREAM_DEADLETTER));
+	c = open_ok(&cc);
+	while (!got_past || !got_future) {
+		do
+			rc = transport_poll(c, &m, 30000, &err);
+		while (rc == 0);
+		cr_assert_eq(rc, 1, "poll: %s", err.msg);
+		cr_assert_eq(m.len, 1);
+		if (((const char *)m.payload)[0] == 'p') {
+			cr_assert_eq(m.timestamp_ns, past, "a past event time is kept");
+			got_past = true;
+		} else {
+			cr_assert_leq(m.timestamp_ns, sc_now_ns(), "timestamp in the future");
+			cr_assert_lt(m.timestamp_ns, future);
+			got_future = true;
+		}
+		transport_msg_release(c, &m);
+	}
+	transport_close(c);
+	transport_close(p);
+	mock_stop(&mk);
+}
+
 /* Reopen the group, publish a marker, and return what came before it. */
 static int seen_before_marker(const struct mock *mk, const char *ns, struct transport *p)
 {
