@@ -284,8 +284,16 @@ def comparison():
            "the issue names: confluent-kafka, itself librdkafka in C, so its ratio "
            "measures the cost of Python around the same C client, and kafka-python, "
            "the pure-Python client (idempotent, acks=all, like every other tool). "
-           "The MQTT gap (CPU µs per message in the table below) was not profiled "
-           "yet; it is the first thing to look at next.", "",
+           "The MQTT gap is paho.mqtt.c's asynchronous client: every message is "
+           "copied and handed to its one send thread, which takes three mutexes and "
+           "makes one `writev` per message (perf: that thread is two thirds of the "
+           "samples once our own wake-ups were cut, about 5 µs per message), and at "
+           "QoS 1 each PUBACK is read on a second thread that wakes the first; "
+           "libmosquitto writes from the caller's thread. Waking our publisher only "
+           "at half a window halved streamctl's CPU per message at QoS 0; the rest "
+           "would need a second, synchronous paho client for publishing. "
+           "MessagePack's decode advantage shrank because the JSON decoder got four "
+           "times faster (section 6, bottleneck 2), not because MessagePack got slower.", "",
            "The tables below are the side-by-side runs of each "
            "script (same broker, same count, size and delivery settings, "
            "interleaved A/B pairs after a warm-up; ratio > 1 means streamctl is "

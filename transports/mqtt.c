@@ -399,9 +399,12 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	rc = mqtt_journal_start(p, err);
 	if (rc)
 		return rc;
-	/* Buffered commands: the window plus room for subscribes and acks. */
+	/* Buffered commands while disconnected: the window, sends of it that a
+	 * reconnect left in paho next to our re-sends (mqtt_publish.c), and room
+	 * for subscribes and acks.  A full buffer is not fatal either: the
+	 * message waits for the next re-send. */
 	co.sendWhileDisconnected = 1;
-	co.maxBufferedMessages = p->window + 16;
+	co.maxBufferedMessages = 4 * p->window + 16;
 	rc = MQTTAsync_createWithOptions(&p->client, p->server, p->client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
 	if (rc != MQTTASYNC_SUCCESS)

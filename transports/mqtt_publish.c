@@ -138,6 +138,13 @@ static void mqtt_on_send_fail(void *ctx, MQTTAsync_failureData5 *r)
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* A refused sendMessage that a later attempt can get through (a reconnect). */
+static bool mqtt_send_transient(int rc)
+{
+	return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_DISCONNECTED ||
+	       rc == MQTTASYNC_FAILURE || rc == MQTTASYNC_NO_MORE_MSGIDS;
+}
+
 /* One send of o through paho (mqtt_lock NOT held: paho may wait for its mutex). */
 static int out_send(struct mqtt_priv *p, struct mqtt_out *o)
 {
@@ -305,8 +312,16 @@ int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *e
 	mqtt_busy--;
 	if (rc != MQTTASYNC_SUCCESS) {
 		o->sends--;
-		out_settle(p, o); /* not accepted at all: the caller gets the error */
-		pthread_cond_broadcast(&mqtt_cond);
+		if (mqtt_send_transient(rc)) {
+			/* disconnected with paho's buffer full: counted in the window,
+			 * sent by the waiting thread once connected again */
+			o->resend = true;
+			p->resend_marks++;
+			rc = MQTTASYNC_SUCCESS;
+		} else {
+			out_settle(p, o); /* not accepted at all: the caller gets the error */
+			pthread_cond_broadcast(&mqtt_cond);
+		}
 	}
 	pthread_mutex_unlock(&mqtt_lock);
 	if (rc != MQTTASYNC_SUCCESS)

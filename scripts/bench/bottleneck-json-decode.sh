@@ -4,10 +4,10 @@
 # replaces jansson DOM + lookups".
 #
 # Builds the commit before the new decoder ("before": jansson) and the
-# latest commit of the JSON codec ("after": src/json_scan.[ch] and
-# src/codec_json.c, i.e. the new decoder plus the cheaper shortest-double
-# formatting of the encoder that followed it; AFTER=<rev> measures another
-# revision, e.g. the decoder commit alone) in temporary worktrees,
+# commit that completed the decoder ("after": its duplicate-key handling,
+# before any encoder change, so the figures are the decoder's alone - the
+# encoder's doubles are bottleneck 4, bottleneck-json-encode.sh; AFTER=<rev>
+# measures another revision) in temporary worktrees,
 # generates N cpu and NS sensor records (json) once, then runs
 # `streamctl process --transport=pipe` over them alternately with each build
 # (A B A B ..., after one warm-up pair, per source) and records wall, user
@@ -23,7 +23,7 @@ n_sensor=${NS:-2000}
 first=$(git log --format=%H --grep='single-pass hand-written decoder (json_scan)' | tail -n 1)
 [ -n "$first" ] || { echo "bottleneck-json-decode: the decoder commit is not in this history" >&2; exit 1; }
 before=$(git rev-parse "$first^")
-after=$(git rev-parse "${AFTER:-$(git log -1 --format=%H -- src/json_scan.c src/json_scan.h src/codec_json.c)}")
+after=$(git rev-parse "${AFTER:-$(git log --format=%H --grep='known keys are refused as duplicates by their slot' | tail -n 1)}")
 tmp=$(mktemp -d)
 trap 'git worktree remove --force "$tmp/before" >/dev/null 2>&1; git worktree remove --force "$tmp/after" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 for v in before after; do
