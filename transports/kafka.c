@@ -164,10 +164,6 @@ static void kafka_close(struct transport *t)
 			fprintf(stderr, "kafka: %" PRIu64 " message(s) failed delivery: %s\n",
 				k->failed, k->fail_reason);
 	}
-	if (k->store) {
-		rd_kafka_topic_partition_list_destroy(k->store);
-		k->store = NULL;
-	}
 	if (k->consumer) {
 		e = rd_kafka_consumer_close(k->consumer);
 		if (e)
@@ -524,9 +520,10 @@ static int kafka_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 {
 	struct kafka_priv *k = t->priv;
 	const struct kafka_held *h = m->handle;
-	const char *topic;
+	rd_kafka_topic_partition_list_t *parts;
 	rd_kafka_topic_partition_t *p;
 	rd_kafka_resp_err_t e;
+	int rc = 0;
 
 	if (!h)
 		return sc_error_set(err, SC_EINVAL,
@@ -534,29 +531,25 @@ static int kafka_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 				    "already released");
 	if (k->auto_store)
 		return 0;
-	/* one list of one partition, kept while the topic stays the same */
-	topic = rd_kafka_topic_name(h->rkm->rkt);
-	if (k->store && strcmp(k->store->elems[0].topic, topic) != 0) {
-		rd_kafka_topic_partition_list_destroy(k->store);
-		k->store = NULL;
-	}
-	if (!k->store) {
-		k->store = rd_kafka_topic_partition_list_new(1);
-		rd_kafka_topic_partition_list_add(k->store, topic, h->rkm->partition);
-	}
-	p = &k->store->elems[0];
-	p->partition = h->rkm->partition;
+	/*
+	 * A new list per call: librdkafka caches the partition's handle in the
+	 * element (its _private field), so a list reused for another partition
+	 * stores the offset on the partition it was first used for - offsets
+	 * skipped, records lost (seen in CI with two consumers in a group).
+	 */
+	parts = rd_kafka_topic_partition_list_new(1);
+	p = rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(h->rkm->rkt),
+					      h->rkm->partition);
 	p->offset = h->rkm->offset + 1;
-	p->err = RD_KAFKA_RESP_ERR_NO_ERROR;
-	e = rd_kafka_offsets_store(k->consumer, k->store);
+	e = rd_kafka_offsets_store(k->consumer, parts);
 	if (!e)
 		e = p->err;
 	if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: partition revoked meanwhile */
-		return sc_error_set(err, kafka_errcode(e),
-				    "kafka: cannot store offset %" PRId64 " of %s [%" PRId32
-				    "]: %s",
-				    p->offset, p->topic, p->partition, rd_kafka_err2str(e));
-	return 0;
+		rc = sc_error_set(err, kafka_errcode(e),
+				  "kafka: cannot store offset %" PRId64 " of %s [%" PRId32 "]: %s",
+				  p->offset, p->topic, p->partition, rd_kafka_err2str(e));
+	rd_kafka_topic_partition_list_destroy(parts);
+	return rc;
 }
 
 static void kafka_release(struct transport *t, struct sc_msg *m)

@@ -60,7 +60,6 @@ struct kafka_priv {
 	/* consumer */
 	rd_kafka_t *consumer;
 	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
-	rd_kafka_topic_partition_list_t *store; /* commit()'s one-partition list, reused */
 	int64_t last_transient_ns;
 
 	/* written by librdkafka callbacks, read from any thread */
