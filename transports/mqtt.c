@@ -340,7 +340,6 @@ static void mqtt_on_lost(void *ctx, char *cause)
 	pthread_mutex_unlock(&mqtt_lock);
 }
 
-/* Which stream and key a received topic belongs to. */
 /* ---- open / close -------------------------------------------------------- */
 
 static int mqtt_await(struct mqtt_call *c, int ms)
