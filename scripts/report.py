@@ -151,12 +151,12 @@ def bottleneck_json_encode():
             "", source("bottleneck-json-encode.csv", "bottleneck-json-encode-callgrind.csv")
             + " Reproduce: `scripts/bench/bottleneck-json-encode.sh`."]
     return "\n".join(out)
-def bottleneck_json():
-    data = latest("bottleneck-json-decode.csv")
+def bottleneck_decode(codec, before_label, after_label):
+    data = latest(f"bottleneck-{codec}-decode.csv")
     if not data:
-        return "*(no data yet: run scripts/bench/bottleneck-json-decode.sh)*"
+        return f"*(no data yet: run scripts/bench/bottleneck-{codec}-decode.sh)*"
     meas = [r for r in data if r["run"] != "warmup"]
-    out = ["| records (json) | version | median records/s (range) | median CPU µs/record (range) |",
+    out = [f"| records ({codec}) | version | median records/s (range) | median CPU µs/record (range) |",
            "|---|---|---|---|"]
     summary = []
     for src in ("cpu", "sensor"):
@@ -164,7 +164,7 @@ def bottleneck_json():
         if not rs:
             continue
         n = int(rs[0]["count"])
-        for v, label in (("before", "before (jansson)"), ("after", "after (json_scan)")):
+        for v, label in (("before", before_label), ("after", after_label)):
             rate = [float(r["msgs_per_s"]) for r in rs if r["version"] == v]
             cpu = [float(r["cpu_us_per_msg"]) for r in rs if r["version"] == v]
             if not rate:
@@ -178,8 +178,16 @@ def bottleneck_json():
                            f"(median of {len(ratios)} interleaved pairs, range "
                            f"{min(ratios):.1f}–{max(ratios):.1f}×)")
     return "\n".join(out + ["", "; ".join(summary) + ".", "",
-                            source("bottleneck-json-decode.csv") +
-                            " Reproduce: `scripts/bench/bottleneck-json-decode.sh`."])
+                            source(f"bottleneck-{codec}-decode.csv") +
+                            f" Reproduce: `scripts/bench/bottleneck-{codec}-decode.sh`."])
+
+
+def bottleneck_json():
+    return bottleneck_decode("json", "before (jansson)", "after (json_scan)")
+
+
+def bottleneck_msgpack():
+    return bottleneck_decode("msgpack", "before (msgpack_unpack)", "after (one pass)")
 
 
 def latest(name):
@@ -446,6 +454,7 @@ SECTIONS = {
     "bottleneck": bottleneck,
     "bottleneck-json-encode": bottleneck_json_encode,
     "bottleneck-json": bottleneck_json,
+    "bottleneck-msgpack": bottleneck_msgpack,
 }
 
 
