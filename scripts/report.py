@@ -300,8 +300,9 @@ def comparison():
            "libmosquitto writes from the caller's thread. Waking our publisher only "
            "at half a window halved streamctl's CPU per message at QoS 0; the rest "
            "would need a second, synchronous paho client for publishing. "
-           "MessagePack's decode advantage shrank because the JSON decoder got four "
-           "times faster (section 6, bottleneck 2), not because MessagePack got slower.", "",
+           "MessagePack's decode lead shrank when the JSON decoder got four times "
+           "faster (section 6, item 2) and came back when the MessagePack decoder "
+           "stopped building an object tree first (item 5).", "",
            "The tables below are the side-by-side runs of each "
            "script (same broker, same count, size and delivery settings, "
            "interleaved A/B pairs after a warm-up; ratio > 1 means streamctl is "
@@ -436,9 +437,9 @@ def performance():
         tops = top_functions(f"profile-{kind}-pprof.txt")
         if tops:
             out += [f"### Processor profile, {kind} records (gperftools, `processor.prof`)", "",
-                    "Top functions by samples (flat, flat %, running %, cum, cum %). Debian's "
-                    "libjansson has no symbols, so names inside it are the nearest exported "
-                    "ones: read them as \"jansson's parser and object tree\".", ""] + tops + [
+                    "Top functions by samples (flat, flat %, running %, cum, cum %). Inside "
+                    "shared libraries without debug symbols a name is the nearest exported one, "
+                    "or an address.", ""] + tops + [
                     "", f"![call graph](docs/img/profile-{kind}-callgraph.png)",
                     "", f"![flame graph](docs/img/profile-{kind}-flame.png)", "",
                     f"*From `bench/results/profile-{kind}-pprof.txt` and `profile-{kind}-callgrind.txt` "
