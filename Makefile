@@ -173,6 +173,7 @@ bench: $(BIN) bench-bin
 	@scripts/bench/bottleneck-cpu-gen.sh
 	@scripts/bench/bottleneck-json-encode.sh
 	@scripts/bench/bottleneck-json-decode.sh
+	@scripts/bench/bottleneck-msgpack-decode.sh
 	@STREAMCTL=$(abspath $(BIN)) scripts/experiments/broker-failure.sh
 	@/usr/bin/python3 scripts/report.py
 

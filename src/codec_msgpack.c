@@ -4,21 +4,12 @@
  * Same maps, keys and key order as the JSON codec; doubles are float64,
  * integers use the smallest msgpack encoding, the dead-letter payload is bin.
  * Encoding goes through msgpack_packer with a write callback appending
- * straight into the caller's sc_buf.  Decoding unpacks into a per-thread
- * msgpack_zone that is cleared and reused, so steady-state decoding does not
- * allocate; strings are referenced in the input, not copied, until they are
- * copied once into the record's fixed-size fields.
+ * straight into the caller's sc_buf.  Decoding reads the bytes once, in
+ * place (see "scanner" below): no tree, no allocation, strings referenced in
+ * the input until they are copied once into the record's fixed-size fields.
  *
- * msgpack-c reserves an array's or map's slots as soon as it reads the
- * header (24 bytes per element), and reports nesting deeper than 32 levels
- * as out of memory.  So before unpacking, a pre-scan walks the headers
- * without building anything and refuses counts that the bytes left cannot
- * hold (every element takes at least one byte) as truncated input, and
- * nesting deeper than MP_MAX_DEPTH as invalid: what msgpack-c then reserves
- * is bounded by the input size, and its out-of-memory means exactly that.
- *
- * Map:  encoder - per-thread zone - decode helpers - decode bodies - envelope -
- *       pre-scan
+ * Map:  encoder - scanner - field helpers - map scanning - decode bodies -
+ *       envelope
  */
 #include "codec.h"
 #include "codec_internal.h"
@@ -27,7 +18,7 @@
 
 #include <math.h>
 #include <msgpack.h>
-#include <pthread.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -267,145 +258,351 @@ int codec_msgpack_encode(const struct sc_record *r, struct sc_buf *out, struct s
 	return e.rc;
 }
 
-/* ---- per-thread zone ---------------------------------------------------------- */
+/* ---- scanner ----------------------------------------------------------------- */
 
-#define MP_ZONE_MIN (64u * 1024)
-#define MP_ZONE_MAX (64u * 1024 * 1024)
+/*
+ * Decoding reads the bytes once, in place, with no tree and no allocation
+ * (msgpack-c's unpacker built a msgpack_object tree in a zone first, which
+ * cost more than the decode itself).  It mirrors the JSON decoder
+ * (codec_json.c): a problem with the bytes themselves (truncated, a
+ * never-used type byte, nesting deeper than MP_MAX_DEPTH, trailing bytes) is
+ * fatal and ends the scan at once; a problem with a field is kept and
+ * reported once the whole message was read, in field order, so the bytes
+ * are always checked first and both codecs name the same field.
+ */
+#define MP_MAX_DEPTH 16 /* our deepest record nests 5 levels */
 
-static pthread_key_t zone_key;
-static pthread_once_t zone_once = PTHREAD_ONCE_INIT;
-static int zone_key_rc;
+enum mtype {
+	MT_NONE = 0,
+	MT_NIL,
+	MT_BOOL,
+	MT_UINT,
+	MT_NINT,
+	MT_FLOAT,
+	MT_STR,
+	MT_BIN,
+	MT_EXT,
+	MT_ARR,
+	MT_MAP
+};
 
-static void zone_free(void *z)
+/* One value: a scalar read whole, a container's header (its items follow). */
+struct mval {
+	enum mtype type; /* MT_NONE: the field is absent */
+	uint32_t n;	 /* MT_STR/MT_BIN: bytes; MT_ARR: items; MT_MAP: pairs */
+	union {
+		bool b;
+		uint64_t u; /* MT_UINT */
+		int64_t i;  /* MT_NINT (< 0) */
+		double d;   /* MT_FLOAT (float32 widened) */
+		const char *s;
+	} v;
+	const unsigned char *at; /* where the value starts */
+};
+
+struct mscan {
+	const unsigned char *p, *end;
+	size_t len; /* the whole input, for messages */
+	int depth;  /* open non-empty containers */
+	bool fatal;
+	struct sc_error *err;
+};
+
+static int ms_fatal(struct mscan *s, int code, const char *why)
 {
-	msgpack_zone_free(z);
+	s->fatal = true;
+	return sc_error_set(s->err, code, "msgpack: %s", why);
 }
 
-static void zone_key_make(void)
+static int ms_truncated(struct mscan *s)
 {
-	zone_key_rc = pthread_key_create(&zone_key, zone_free);
+	s->fatal = true;
+	return sc_error_set(s->err, SC_EINVAL, "msgpack: truncated input (%zu bytes)", s->len);
+}
+
+/* The big-endian unsigned of n = 1, 2, 4 or 8 bytes at p. */
+static inline uint64_t ms_be(const unsigned char *p, unsigned int n)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (n) {
+	case 1: return p[0];
+	case 2: memcpy(&v16, p, 2); return __builtin_bswap16(v16);
+	case 4: memcpy(&v32, p, 4); return __builtin_bswap32(v32);
+	default: memcpy(&v64, p, 8); return __builtin_bswap64(v64);
+	}
 }
 
 /*
- * The calling thread's zone, with a first chunk big enough for a message of
- * len bytes (a sensor batch's objects take about four times its encoded
- * size; we leave room for twice that), so a decode rarely needs a second
- * chunk; NULL when out of memory.
+ * Read the value at s->p into v: a scalar entirely, a container's header
+ * (with its count checked against the bytes left: every item takes at least
+ * one).  0, or a fatal error.
  */
-static msgpack_zone *zone_get(size_t len)
+static int ms_value_any(struct mscan *s, struct mval *v)
 {
-	msgpack_zone *z;
-	size_t want = MP_ZONE_MIN;
+	const unsigned char *p = s->p;
+	size_t left = (size_t)(s->end - p), hdr = 1, body = 0;
+	unsigned int c;
+	uint64_t n = 0;
 
-	if (pthread_once(&zone_once, zone_key_make) || zone_key_rc)
-		return NULL;
-	while (want < len * 8 && want < MP_ZONE_MAX)
-		want *= 2;
-	z = pthread_getspecific(zone_key);
-	if (z && z->chunk_size >= want)
-		return z;
-	if (z) {
-		msgpack_zone_free(z);
-		pthread_setspecific(zone_key, NULL);
+	if (left == 0)
+		return ms_truncated(s);
+	v->at = p;
+	c = p[0];
+	if (c <= 0x7f) {
+		v->type = MT_UINT;
+		v->v.u = c;
+	} else if (c >= 0xe0) {
+		v->type = MT_NINT;
+		v->v.i = (int8_t)c;
+	} else if (c >= 0xa0 && c <= 0xbf) {
+		v->type = MT_STR;
+		body = c & 0x1fu;
+	} else if (c <= 0x8f) {
+		v->type = MT_MAP;
+		n = c & 0x0fu;
+	} else if (c <= 0x9f) {
+		v->type = MT_ARR;
+		n = c & 0x0fu;
+	} else {
+		unsigned int w = 0; /* bytes of a length or count after the type byte */
+		switch (c) {
+		case 0xc0: v->type = MT_NIL; break;
+		case 0xc2:
+		case 0xc3:
+			v->type = MT_BOOL;
+			v->v.b = c == 0xc3;
+			break;
+		case 0xc4:
+		case 0xc5:
+		case 0xc6:
+			v->type = MT_BIN;
+			w = 1u << (c - 0xc4);
+			break;
+		case 0xc7:
+		case 0xc8:
+		case 0xc9:
+			v->type = MT_EXT;
+			w = 1u << (c - 0xc7);
+			break;
+		case 0xca: v->type = MT_FLOAT, hdr = 5; break;
+		case 0xcb: v->type = MT_FLOAT, hdr = 9; break;
+		case 0xcc:
+		case 0xcd:
+		case 0xce:
+		case 0xcf: v->type = MT_UINT, hdr = 1 + (1u << (c - 0xcc)); break;
+		case 0xd0:
+		case 0xd1:
+		case 0xd2:
+		case 0xd3: v->type = MT_NINT, hdr = 1 + (1u << (c - 0xd0)); break;
+		case 0xd4:
+		case 0xd5:
+		case 0xd6:
+		case 0xd7:
+		case 0xd8: v->type = MT_EXT, hdr = 2 + (1u << (c - 0xd4)); break;
+		case 0xd9:
+		case 0xda:
+		case 0xdb:
+			v->type = MT_STR;
+			w = 1u << (c - 0xd9);
+			break;
+		case 0xdc:
+		case 0xdd:
+			v->type = MT_ARR;
+			w = c == 0xdc ? 2 : 4;
+			break;
+		case 0xde:
+		case 0xdf:
+			v->type = MT_MAP;
+			w = c == 0xde ? 2 : 4;
+			break;
+		default: return ms_fatal(s, SC_EINVAL, "malformed input"); /* 0xc1 */
+		}
+		if (w) {
+			if (left < 1 + w)
+				return ms_truncated(s);
+			n = ms_be(p + 1, w);
+			hdr = 1 + w;
+			if (v->type == MT_EXT)
+				body = n + 1, n = 0; /* the ext type byte, then the data */
+			else if (v->type == MT_STR || v->type == MT_BIN)
+				body = n, n = 0;
+		}
+		if (left < hdr)
+			return ms_truncated(s);
+		if (c >= 0xca && c <= 0xd3) {
+			uint64_t x = ms_be(p + 1, (unsigned int)hdr - 1);
+			if (c == 0xca) {
+				float f;
+				uint32_t x32 = (uint32_t)x;
+				memcpy(&f, &x32, sizeof(f));
+				v->v.d = f;
+			} else if (c == 0xcb) {
+				memcpy(&v->v.d, &x, sizeof(x));
+			} else if (c <= 0xcf) {
+				v->v.u = x;
+			} else {
+				unsigned int bits = 8u * ((unsigned int)hdr - 1);
+				int64_t i = bits == 64 ? (int64_t)x
+						       : (int64_t)(x ^ (1ull << (bits - 1))) -
+								 (int64_t)(1ull << (bits - 1));
+				if (i >= 0)
+					v->type = MT_UINT, v->v.u = (uint64_t)i;
+				else
+					v->v.i = i;
+			}
+		}
 	}
-	z = msgpack_zone_new(want);
-	if (z && pthread_setspecific(zone_key, z)) {
-		msgpack_zone_free(z);
-		z = NULL;
+	left -= hdr;
+	if (v->type == MT_STR || v->type == MT_BIN || v->type == MT_EXT) {
+		if (body > left)
+			return ms_truncated(s);
+		v->n = (uint32_t)body;
+		v->v.s = (const char *)p + hdr;
+		s->p = p + hdr + body;
+		return 0;
 	}
-	return z;
+	if (v->type == MT_MAP || v->type == MT_ARR) {
+		if ((v->type == MT_MAP ? 2 * n : n) > left)
+			return ms_truncated(s);
+		v->n = (uint32_t)n;
+	}
+	s->p = p + hdr;
+	return 0;
 }
 
-/* ---- decode helpers ------------------------------------------------------------ */
+/* ms_value_any with the two commonest shapes (keys, doubles) inline. */
+static inline int ms_value(struct mscan *s, struct mval *v)
+{
+	const unsigned char *p = s->p;
+	size_t left = (size_t)(s->end - p);
 
-/* Each helper checks one value v (NULL when the field is absent) and stores it. */
+	if (left >= 9 && p[0] == 0xcb) { /* float64: every double we write */
+		uint64_t x = ms_be(p + 1, 8);
+		v->type = MT_FLOAT;
+		v->at = p;
+		memcpy(&v->v.d, &x, sizeof(x));
+		s->p = p + 9;
+		return 0;
+	}
+	if (left && p[0] >= 0xa0 && p[0] <= 0xbf && left > (p[0] & 0x1fu)) { /* fixstr */
+		v->type = MT_STR;
+		v->at = p;
+		v->n = p[0] & 0x1fu;
+		v->v.s = (const char *)p + 1;
+		s->p = p + 1 + v->n;
+		return 0;
+	}
+	return ms_value_any(s, v);
+}
+
+/* Step into container v (its header read); a fatal error when too deep. */
+static inline int ms_enter(struct mscan *s, const struct mval *v)
+{
+	if (v->n == 0)
+		return 0;
+	if (s->depth == MP_MAX_DEPTH) {
+		s->fatal = true;
+		return sc_error_set(s->err, SC_EINVAL, "msgpack: nesting deeper than %d levels",
+				    MP_MAX_DEPTH);
+	}
+	s->depth++;
+	return 0;
+}
+
+static inline void ms_leave(struct mscan *s, const struct mval *v)
+{
+	if (v->n)
+		s->depth--;
+}
+
+static int ms_skip_items(struct mscan *s, const struct mval *v);
+
+/* Skip what follows v's header when v is a container; 0 for scalars. */
+static inline int ms_skip(struct mscan *s, const struct mval *v)
+{
+	return v->type == MT_ARR || v->type == MT_MAP ? ms_skip_items(s, v) : 0;
+}
+
+static int ms_skip_items(struct mscan *s, const struct mval *v)
+{
+	struct mval x;
+	uint64_t n;
+	int rc;
+
+	if ((rc = ms_enter(s, v)))
+		return rc;
+	n = v->type == MT_MAP ? 2 * (uint64_t)v->n : v->n;
+	for (uint64_t k = 0; k < n; k++)
+		if ((rc = ms_value(s, &x)) || (rc = ms_skip(s, &x)))
+			return rc;
+	ms_leave(s, v);
+	return 0;
+}
+
+static int ms_nomem(struct mscan *s)
+{
+	return ms_fatal(s, SC_ENOMEM, "out of memory");
+}
+
+/* ---- field helpers --------------------------------------------------------------- */
+
+/* Each helper checks one value v (type MT_NONE when absent) and stores it. */
 static int mp_missing(const struct codec_path *p, const char *field, struct sc_error *err)
 {
 	return codec_field_error(err, p, field, "missing");
 }
 
-static bool key_is(const msgpack_object *k, const char *name, size_t n)
-{
-	return k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
-}
-
-/*
- * One pass over map o: slot[i] points at the value of key names[i] (NULL when
- * absent).  Unknown keys are ignored; non-string and duplicate keys are errors.
- */
-static int mp_fields(const msgpack_object *o, const char *const *names, const size_t *lens,
-		     size_t nnames, const msgpack_object **slot, const struct codec_path *p,
-		     const char *field, struct sc_error *err)
-{
-	for (size_t i = 0; i < nnames; i++)
-		slot[i] = NULL;
-	for (uint32_t k = 0; k < o->via.map.size; k++) {
-		const msgpack_object_kv *kv = &o->via.map.ptr[k];
-		if (kv->key.type != MSGPACK_OBJECT_STR)
-			return codec_field_error(err, p, field, "map key is not a string");
-		for (size_t i = 0; i < nnames; i++) {
-			if (!key_is(&kv->key, names[i], lens[i]))
-				continue;
-			if (slot[i])
-				return codec_field_error(err, p, names[i], "duplicate key");
-			slot[i] = &kv->val;
-			break;
-		}
-	}
-	return 0;
-}
-
-static int mp_str(const msgpack_object *v, const struct codec_path *p, const char *field, char *dst,
+static int mp_str(const struct mval *v, const struct codec_path *p, const char *field, char *dst,
 		  size_t size, struct sc_error *err)
 {
-	uint32_t n;
-
-	if (!v)
+	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
-	if (v->type != MSGPACK_OBJECT_STR)
+	if (v->type != MT_STR)
 		return codec_field_error(err, p, field, "expected string");
-	n = v->via.str.size;
-	if (n >= size)
+	if (v->n >= size)
 		return codec_field_error(err, p, field, "string longer than %zu bytes", size - 1);
-	if (!codec_utf8_valid(v->via.str.ptr, n))
+	if (!codec_utf8_valid(v->v.s, v->n))
 		return codec_field_error(err, p, field, "invalid utf-8 or nul byte in string");
-	memcpy(dst, v->via.str.ptr, n);
-	dst[n] = '\0';
+	memcpy(dst, v->v.s, v->n);
+	dst[v->n] = '\0';
 	return 0;
 }
 
-static int mp_i64(const msgpack_object *v, const struct codec_path *p, const char *field,
-		  int64_t *dst, struct sc_error *err)
+static int mp_i64(const struct mval *v, const struct codec_path *p, const char *field, int64_t *dst,
+		  struct sc_error *err)
 {
-	if (!v)
+	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
-	if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*dst = v->via.i64;
+	if (v->type == MT_NINT) {
+		*dst = v->v.i;
 		return 0;
 	}
-	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+	if (v->type != MT_UINT)
 		return codec_field_error(err, p, field, "expected integer");
-	if (v->via.u64 > INT64_MAX)
+	if (v->v.u > INT64_MAX)
 		return codec_field_error(err, p, field, "integer out of range");
-	*dst = (int64_t)v->via.u64;
+	*dst = (int64_t)v->v.u;
 	return 0;
 }
 
-static int mp_u64(const msgpack_object *v, const struct codec_path *p, const char *field,
-		  uint64_t max, uint64_t *dst, struct sc_error *err)
+static int mp_u64(const struct mval *v, const struct codec_path *p, const char *field, uint64_t max,
+		  uint64_t *dst, struct sc_error *err)
 {
-	if (!v)
+	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
-	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+	if (v->type != MT_UINT)
 		return codec_field_error(err, p, field, "expected unsigned integer");
-	if (v->via.u64 > max)
+	if (v->v.u > max)
 		return codec_field_error(err, p, field, "%llu out of range (max %llu)",
-					 (unsigned long long)v->via.u64, (unsigned long long)max);
-	*dst = v->via.u64;
+					 (unsigned long long)v->v.u, (unsigned long long)max);
+	*dst = v->v.u;
 	return 0;
 }
 
-static int mp_u32(const msgpack_object *v, const struct codec_path *p, const char *field,
+static int mp_u32(const struct mval *v, const struct codec_path *p, const char *field,
 		  uint32_t *dst, struct sc_error *err)
 {
 	uint64_t u = 0;
@@ -415,104 +612,251 @@ static int mp_u32(const msgpack_object *v, const struct codec_path *p, const cha
 	return rc;
 }
 
-static int mp_dbl(const msgpack_object *v, const struct codec_path *p, const char *field,
-		  double *dst, struct sc_error *err)
+/* v as a double: 0, -1 when it is not a number, -2 when it is not finite. */
+static inline int mv_double(const struct mval *v, double *dst)
 {
-	if (!v)
-		return mp_missing(p, field, err);
 	switch (v->type) {
-	case MSGPACK_OBJECT_FLOAT64:
-	case MSGPACK_OBJECT_FLOAT32: *dst = v->via.f64; break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: *dst = (double)v->via.u64; break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: *dst = (double)v->via.i64; break;
-	default: return codec_field_error(err, p, field, "expected number");
+	case MT_FLOAT: *dst = v->v.d; return isfinite(*dst) ? 0 : -2;
+	case MT_UINT: *dst = (double)v->v.u; return 0;
+	case MT_NINT: *dst = (double)v->v.i; return 0;
+	default: return -1;
 	}
-	if (!isfinite(*dst))
-		return codec_field_error(err, p, field, "non-finite number");
+}
+
+static const char *const dbl_why[] = {"", "expected number", "non-finite number"};
+
+static int mp_dbl(const struct mval *v, const struct codec_path *p, const char *field, double *dst,
+		  struct sc_error *err)
+{
+	int bad;
+
+	if (v->type == MT_NONE)
+		return mp_missing(p, field, err);
+	if ((bad = mv_double(v, dst)))
+		return codec_field_error(err, p, field, "%s", dbl_why[-bad]);
 	return 0;
 }
 
-static int mp_bool(const msgpack_object *v, const struct codec_path *p, const char *field,
-		   bool *dst, struct sc_error *err)
+static int mp_bool(const struct mval *v, const struct codec_path *p, const char *field, bool *dst,
+		   struct sc_error *err)
 {
-	if (!v)
+	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
-	if (v->type != MSGPACK_OBJECT_BOOLEAN)
+	if (v->type != MT_BOOL)
 		return codec_field_error(err, p, field, "expected boolean");
-	*dst = v->via.boolean;
+	*dst = v->v.b;
 	return 0;
 }
 
 /* A sub-object field that must be of type t ("expected <what>"). */
-static int mp_typed(const msgpack_object *v, msgpack_object_type t, const char *what,
+static int mp_typed(const struct mval *v, enum mtype t, const char *what,
 		    const struct codec_path *p, const char *field, struct sc_error *err)
 {
-	if (!v)
+	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
 	if (v->type != t)
 		return codec_field_error(err, p, field, "expected %s", what);
 	return 0;
 }
 
-#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- decode bodies -------------------------------------------------------------- */
-
-static const char *const reading_keys[] = {"name", "time", "values", "accuracy"};
-static const size_t reading_lens[] = {4, 4, 6, 8};
-
-static int dec_values(const msgpack_object *o, const struct codec_path *p,
-		      struct sc_sensor_reading *rd, struct sc_error *err)
-{
+/* A field problem kept while the scan went on: the first one, reported later. */
+struct kept {
 	int rc;
+	struct sc_error e;
+};
 
-	if (o->via.map.size > SC_SENSOR_MAX_VALUES)
-		return codec_field_error(err, p, "values", "more than %d values",
-					 SC_SENSOR_MAX_VALUES);
-	for (uint32_t k = 0; k < o->via.map.size; k++) {
-		const msgpack_object_kv *kv = &o->via.map.ptr[k];
-		struct sc_sensor_value *sv = &rd->values[k];
-		uint32_t n = kv->key.via.str.size;
-		struct codec_path vp = *p;
+static int kept_report(const struct kept *k, struct sc_error *err)
+{
+	if (k->rc && err)
+		*err = k->e;
+	return k->rc;
+}
 
-		vp.sub = "values";
-		if (kv->key.type != MSGPACK_OBJECT_STR)
-			return codec_field_error(err, p, "values", "map key is not a string");
-		if (n >= SC_NAME_MAX)
-			return codec_field_error(err, p, "values",
-						 "value name longer than %d bytes",
-						 SC_NAME_MAX - 1);
-		if (!codec_utf8_valid(kv->key.via.str.ptr, n))
-			return codec_field_error(err, p, "values", "value name is not valid utf-8");
-		memcpy(sv->name, kv->key.via.str.ptr, n);
-		sv->name[n] = '\0';
-		for (uint32_t j = 0; j < k; j++)
-			if (strcmp(rd->values[j].name, sv->name) == 0)
-				return codec_field_error(err, &vp, sv->name, "duplicate key");
-		if ((rc = mp_dbl(&kv->val, &vp, sv->name, &sv->v, err)))
-			return rc;
-		rd->nvalues = k + 1;
+/* ---- map scanning ---------------------------------------------------------------- */
+
+struct keydef {
+	const char *name;
+	uint32_t len;
+};
+
+#define KEY(s)                             \
+	{                                  \
+		s, (uint32_t)sizeof(s) - 1 \
 	}
+#define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static inline bool key_is(const struct mval *k, const struct keydef *d)
+{
+	return k->n == d->len && memcmp(k->v.s, d->name, d->len) == 0;
+}
+
+/* The index of key k in defs, or ndefs; the key written j-th is tried first. */
+static inline int key_find(const struct mval *k, const struct keydef *defs, int ndefs, int j)
+{
+	if (j < ndefs && key_is(k, &defs[j]))
+		return j;
+	for (int i = 0; i < ndefs; i++)
+		if (i != j && key_is(k, &defs[i]))
+			return i;
+	return ndefs;
+}
+
+/*
+ * A container found at slot i (its header read into v): decode its items
+ * in place or ms_skip them.  0 or a fatal error; a field problem is kept in
+ * ctx for the owner to report in order.
+ */
+typedef int (*nested_fn)(struct mscan *s, int i, struct mval *v, void *ctx);
+
+/*
+ * The pairs of map m (header read): the values of known keys go to slots[i]
+ * (which the caller zeroed), containers to fn (skipped when fn is NULL),
+ * unknown keys are skipped.  A key that is not a string or a known key seen
+ * twice is kept in ke (reported before the fields, as it concerns the whole
+ * map).  0, or a fatal error.
+ */
+static int scan_map(struct mscan *s, const struct mval *m, const struct keydef *defs, int ndefs,
+		    struct mval *slots, nested_fn fn, void *ctx, const struct codec_path *p,
+		    struct kept *ke)
+{
+	struct mval k, v;
+	int rc, i;
+
+	if ((rc = ms_enter(s, m)))
+		return rc;
+	for (uint32_t j = 0; j < m->n; j++) {
+		if ((rc = ms_value(s, &k)) || (rc = ms_skip(s, &k)) || (rc = ms_value(s, &v)))
+			return rc;
+		i = ndefs;
+		if (k.type != MT_STR) {
+			if (!ke->rc)
+				ke->rc = codec_field_error(&ke->e, p, NULL,
+							   "map key is not a string");
+		} else {
+			i = key_find(&k, defs, ndefs, (int)j);
+			if (i < ndefs && slots[i].type != MT_NONE) {
+				if (!ke->rc)
+					ke->rc = codec_field_error(&ke->e, p, defs[i].name,
+								   "duplicate key");
+				i = ndefs;
+			}
+		}
+		if (i == ndefs) {
+			if ((rc = ms_skip(s, &v)))
+				return rc;
+			continue;
+		}
+		slots[i] = v;
+		if (v.type == MT_ARR || v.type == MT_MAP) {
+			if ((rc = fn ? fn(s, i, &slots[i], ctx) : ms_skip(s, &v)))
+				return rc;
+		}
+	}
+	ms_leave(s, m);
 	return 0;
 }
 
-static int dec_reading(const msgpack_object *o, const struct codec_path *p,
+/* ---- decode bodies --------------------------------------------------------------- */
+
+/* Reading: name, time, values{...}, accuracy? */
+enum { R_NAME, R_TIME, R_VALUES, R_ACCURACY, R__N };
+static const struct keydef reading_keys[] = {KEY("name"), KEY("time"), KEY("values"),
+					     KEY("accuracy")};
+
+struct reading_ctx {
+	struct sc_sensor_reading *rd;
+	const struct codec_path *p;
+	struct kept bad; /* the first problem among the values */
+};
+
+/* The "values" map, in place: names and numbers into rd->values. */
+static int dec_values(struct mscan *s, int i, struct mval *v, void *vctx)
+{
+	struct reading_ctx *c = vctx;
+	struct codec_path vp = *c->p;
+	struct mval k, x;
+	int rc, why;
+
+	if (i != R_VALUES || v->type != MT_MAP)
+		return ms_skip(s, v);
+	if (v->n > SC_SENSOR_MAX_VALUES) {
+		c->bad.rc = codec_field_error(&c->bad.e, c->p, "values", "more than %d values",
+					      SC_SENSOR_MAX_VALUES);
+		return ms_skip(s, v);
+	}
+	if ((rc = ms_enter(s, v)))
+		return rc;
+	vp.sub = "values";
+	for (uint32_t j = 0; j < v->n; j++) {
+		struct sc_sensor_value *sv = &c->rd->values[j];
+		if ((rc = ms_value(s, &k)) || (rc = ms_skip(s, &k)) || (rc = ms_value(s, &x)) ||
+		    (rc = ms_skip(s, &x)))
+			return rc;
+		if (c->bad.rc)
+			continue;
+		if (k.type != MT_STR) {
+			c->bad.rc = codec_field_error(&c->bad.e, c->p, "values",
+						      "map key is not a string");
+			continue;
+		}
+		if (k.n >= SC_NAME_MAX) {
+			c->bad.rc = codec_field_error(&c->bad.e, c->p, "values",
+						      "value name longer than %d bytes",
+						      SC_NAME_MAX - 1);
+			continue;
+		}
+		if (!codec_utf8_valid(k.v.s, k.n)) {
+			c->bad.rc = codec_field_error(&c->bad.e, c->p, "values",
+						      "value name is not valid utf-8");
+			continue;
+		}
+		memcpy(sv->name, k.v.s, k.n);
+		sv->name[k.n] = '\0';
+		for (uint32_t q = 0; q < j && !c->bad.rc; q++)
+			if (c->rd->values[q].name[0] == sv->name[0] &&
+			    strcmp(c->rd->values[q].name, sv->name) == 0)
+				c->bad.rc = codec_field_error(&c->bad.e, &vp, sv->name,
+							      "duplicate key");
+		if (c->bad.rc)
+			continue;
+		if ((why = mv_double(&x, &sv->v))) {
+			c->bad.rc =
+				codec_field_error(&c->bad.e, &vp, sv->name, "%s", dbl_why[-why]);
+			continue;
+		}
+		c->rd->nvalues = j + 1;
+	}
+	ms_leave(s, v);
+	return 0;
+}
+
+/* One payload element, map m (header read). */
+static int dec_reading(struct mscan *s, const struct mval *m, const struct codec_path *p,
 		       struct sc_sensor_reading *rd, struct sc_error *err)
 {
-	const msgpack_object *f[NKEYS(reading_keys)];
+	struct mval sl[R__N];
+	struct reading_ctx c;
+	struct kept ke; /* its message is written only with rc */
 	int rc;
 
-	if (o->type != MSGPACK_OBJECT_MAP)
-		return codec_field_error(err, p, NULL, "expected map");
-	if ((rc = mp_fields(o, reading_keys, reading_lens, NKEYS(reading_keys), f, p, NULL, err)) ||
-	    (rc = mp_str(f[0], p, "name", rd->name, sizeof(rd->name), err)) ||
-	    (rc = mp_i64(f[1], p, "time", &rd->time_ns, err)) ||
-	    (rc = mp_typed(f[2], MSGPACK_OBJECT_MAP, "map", p, "values", err)) ||
-	    (rc = dec_values(f[2], p, rd, err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	c.rd = rd;
+	c.p = p;
+	c.bad.rc = 0;
+	if ((rc = scan_map(s, m, reading_keys, R__N, sl, dec_values, &c, p, &ke)))
 		return rc;
-	if (f[3]) {
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_str(&sl[R_NAME], p, "name", rd->name, sizeof(rd->name), err)) ||
+	    (rc = mp_i64(&sl[R_TIME], p, "time", &rd->time_ns, err)) ||
+	    (rc = mp_typed(&sl[R_VALUES], MT_MAP, "map", p, "values", err)))
+		return rc;
+	if (c.bad.rc)
+		return kept_report(&c.bad, err);
+	if (sl[R_ACCURACY].type != MT_NONE) {
 		int64_t acc = 0;
-		if ((rc = mp_i64(f[3], p, "accuracy", &acc, err)))
+		if ((rc = mp_i64(&sl[R_ACCURACY], p, "accuracy", &acc, err)))
 			return rc;
 		if (acc < INT32_MIN || acc > INT32_MAX)
 			return codec_field_error(err, p, "accuracy", "out of range");
@@ -522,172 +866,297 @@ static int dec_reading(const msgpack_object *o, const struct codec_path *p,
 	return 0;
 }
 
-static const char *const sensor_keys[] = {"messageId", "sessionId", "deviceId", "payload"};
-static const size_t sensor_lens[] = {9, 9, 8, 7};
+/* Sensor push body: messageId, sessionId, deviceId, payload[...] */
+enum { S_MSGID, S_SESSION, S_DEVICE, S_PAYLOAD, S__N };
+static const struct keydef sensor_keys[] = {KEY("messageId"), KEY("sessionId"), KEY("deviceId"),
+					    KEY("payload")};
 
-static int dec_sensor(const msgpack_object *o, struct sc_sensor_batch *b, struct sc_error *err)
+struct list_ctx {
+	void *body;    /* struct sc_sensor_batch or struct sc_sensor_features */
+	bool readings; /* which of the two */
+	int slot;      /* the key holding the list */
+	uint32_t max;
+	const char *arr;
+	struct kept bad; /* the first problem, in element order */
+};
+
+static int dec_feature(struct mscan *s, const struct mval *m, const struct codec_path *p,
+		       struct sc_feature *ft, struct sc_error *err);
+
+/* payload[...] or features[...]: maps decoded in place, one record element each. */
+static int dec_list(struct mscan *s, int i, struct mval *v, void *vctx)
 {
-	struct codec_path p = {.codec = "msgpack: ", .base = "body."};
-	const msgpack_object *f[NKEYS(sensor_keys)];
-	uint32_t n;
+	struct list_ctx *c = vctx;
+	struct codec_path p = {.codec = "msgpack: ", .base = "body.", .arr = c->arr};
+	struct mval x;
 	int rc;
 
-	if ((rc = mp_fields(o, sensor_keys, sensor_lens, NKEYS(sensor_keys), f, &p, NULL, err)) ||
-	    (rc = mp_i64(f[0], &p, "messageId", &b->message_id, err)) ||
-	    (rc = mp_str(f[1], &p, "sessionId", b->session_id, sizeof(b->session_id), err)) ||
-	    (rc = mp_str(f[2], &p, "deviceId", b->device_id, sizeof(b->device_id), err)) ||
-	    (rc = mp_typed(f[3], MSGPACK_OBJECT_ARRAY, "array", &p, "payload", err)))
+	if (i != c->slot || v->type != MT_ARR || v->n > c->max)
+		return ms_skip(s, v); /* the owner reports it */
+	if ((rc = ms_enter(s, v)))
 		return rc;
-	n = f[3]->via.array.size;
-	if (n > SC_SENSOR_MAX_READINGS)
+	for (uint32_t j = 0; j < v->n; j++) {
+		if ((rc = ms_value(s, &x)))
+			return rc;
+		if (c->bad.rc || x.type != MT_MAP) {
+			if (!c->bad.rc) {
+				p.idx = (long)j;
+				c->bad.rc = codec_field_error(&c->bad.e, &p, NULL, "expected map");
+			}
+			if ((rc = ms_skip(s, &x)))
+				return rc;
+			continue;
+		}
+		p.idx = (long)j;
+		if (c->readings) {
+			struct sc_sensor_reading *rd = sc_batch_add(c->body);
+			if (!rd)
+				return ms_nomem(s);
+			rc = dec_reading(s, &x, &p, rd, &c->bad.e);
+		} else {
+			struct sc_feature *ft = sc_features_add(c->body);
+			if (!ft)
+				return ms_nomem(s);
+			rc = dec_feature(s, &x, &p, ft, &c->bad.e);
+		}
+		if (rc) {
+			if (s->fatal)
+				return rc;
+			c->bad.rc = rc;
+		}
+	}
+	ms_leave(s, v);
+	return 0;
+}
+
+static int dec_sensor(struct mscan *s, const struct mval *m, struct sc_sensor_batch *b,
+		      struct sc_error *err)
+{
+	struct codec_path p = {.codec = "msgpack: ", .base = "body."};
+	struct mval sl[S__N];
+	struct list_ctx c = {.body = b,
+			     .readings = true,
+			     .slot = S_PAYLOAD,
+			     .max = SC_SENSOR_MAX_READINGS,
+			     .arr = "payload"};
+	struct kept ke; /* its message is written only with rc */
+	int rc;
+
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, sensor_keys, S__N, sl, dec_list, &c, &p, &ke)))
+		return rc;
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_i64(&sl[S_MSGID], &p, "messageId", &b->message_id, err)) ||
+	    (rc = mp_str(&sl[S_SESSION], &p, "sessionId", b->session_id, sizeof(b->session_id),
+			 err)) ||
+	    (rc = mp_str(&sl[S_DEVICE], &p, "deviceId", b->device_id, sizeof(b->device_id), err)) ||
+	    (rc = mp_typed(&sl[S_PAYLOAD], MT_ARR, "array", &p, "payload", err)))
+		return rc;
+	if (sl[S_PAYLOAD].n > SC_SENSOR_MAX_READINGS)
 		return codec_field_error(err, &p, "payload", "more than %d readings",
 					 SC_SENSOR_MAX_READINGS);
-	p.arr = "payload";
-	for (uint32_t i = 0; i < n; i++) {
-		struct sc_sensor_reading *rd = sc_batch_add(b);
-		if (!rd)
-			return sc_error_set(err, SC_ENOMEM, "msgpack: out of memory");
-		p.idx = (long)i;
-		if ((rc = dec_reading(&f[3]->via.array.ptr[i], &p, rd, err)))
+	return kept_report(&c.bad, err);
+}
+
+/* Cpu sample: ncores, total, cores[...] */
+enum { C_NCORES, C_TOTAL, C_CORES, C__N };
+static const struct keydef cpu_keys[] = {KEY("ncores"), KEY("total"), KEY("cores")};
+
+struct cpu_ctx {
+	struct sc_cpu_sample *c;
+	long bad; /* the first element that is not a finite number, or -1 */
+	int why;
+};
+
+static int dec_cores(struct mscan *s, int i, struct mval *v, void *vctx)
+{
+	struct cpu_ctx *c = vctx;
+	struct mval x;
+	double d = 0;
+	int rc, why;
+
+	if (i != C_CORES || v->type != MT_ARR)
+		return ms_skip(s, v);
+	if ((rc = ms_enter(s, v)))
+		return rc;
+	for (uint32_t j = 0; j < v->n; j++) {
+		if ((rc = ms_value(s, &x)) || (rc = ms_skip(s, &x)))
 			return rc;
+		if ((why = mv_double(&x, &d))) {
+			if (c->bad < 0)
+				c->bad = (long)j, c->why = why;
+			continue;
+		}
+		if (j < SC_CPU_MAX_CORES)
+			c->c->cores[j] = d;
 	}
+	ms_leave(s, v);
 	return 0;
 }
 
-static const char *const cpu_keys[] = {"ncores", "total", "cores"};
-static const size_t cpu_lens[] = {6, 5, 5};
-
-static int dec_cpu(const msgpack_object *o, struct sc_cpu_sample *c, struct sc_error *err)
+static int dec_cpu(struct mscan *s, const struct mval *m, struct sc_cpu_sample *cs,
+		   struct sc_error *err)
 {
 	struct codec_path p = {.codec = "msgpack: ", .base = "body."};
-	const msgpack_object *f[NKEYS(cpu_keys)];
+	struct mval sl[C__N];
+	struct cpu_ctx c = {.c = cs, .bad = -1};
+	struct kept ke; /* its message is written only with rc */
 	int rc;
 
-	if ((rc = mp_fields(o, cpu_keys, cpu_lens, NKEYS(cpu_keys), f, &p, NULL, err)) ||
-	    (rc = mp_u32(f[0], &p, "ncores", &c->ncores, err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, cpu_keys, C__N, sl, dec_cores, &c, &p, &ke)))
 		return rc;
-	if (c->ncores == 0 || c->ncores > SC_CPU_MAX_CORES)
-		return codec_field_error(err, &p, "ncores", "%u out of range 1..%d", c->ncores,
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_u32(&sl[C_NCORES], &p, "ncores", &cs->ncores, err)))
+		return rc;
+	if (cs->ncores == 0 || cs->ncores > SC_CPU_MAX_CORES)
+		return codec_field_error(err, &p, "ncores", "%u out of range 1..%d", cs->ncores,
 					 SC_CPU_MAX_CORES);
-	if ((rc = mp_dbl(f[1], &p, "total", &c->total, err)) ||
-	    (rc = mp_typed(f[2], MSGPACK_OBJECT_ARRAY, "array", &p, "cores", err)))
+	if ((rc = mp_dbl(&sl[C_TOTAL], &p, "total", &cs->total, err)) ||
+	    (rc = mp_typed(&sl[C_CORES], MT_ARR, "array", &p, "cores", err)))
 		return rc;
-	if (f[2]->via.array.size != c->ncores)
+	if (sl[C_CORES].n != cs->ncores)
 		return codec_field_error(err, &p, "cores", "%u entries but ncores is %u",
-					 f[2]->via.array.size, c->ncores);
+					 sl[C_CORES].n, cs->ncores);
 	p.arr = "cores";
-	for (uint32_t i = 0; i < c->ncores; i++) {
-		p.idx = (long)i;
-		if ((rc = mp_dbl(&f[2]->via.array.ptr[i], &p, NULL, &c->cores[i], err)))
-			return rc;
-	}
+	p.idx = c.bad;
+	if (c.bad >= 0)
+		return codec_field_error(err, &p, NULL, "%s", dbl_why[-c.why]);
 	return 0;
 }
 
-static const char *const stats_keys[] = {"ncores",	"total",  "mean_cores", "rolling_mean",
-					 "rolling_std", "zscore", "anomaly",	"window"};
-static const size_t stats_lens[] = {6, 5, 10, 12, 11, 6, 7, 6};
+/* Cpu stats: scalars only. */
+enum { T_NCORES, T_TOTAL, T_MEAN, T_RMEAN, T_RSTD, T_Z, T_ANOMALY, T_WINDOW, T__N };
+static const struct keydef stats_keys[] = {
+	KEY("ncores"),	    KEY("total"),  KEY("mean_cores"), KEY("rolling_mean"),
+	KEY("rolling_std"), KEY("zscore"), KEY("anomaly"),    KEY("window")};
 
-static int dec_cpu_stats(const msgpack_object *o, struct sc_cpu_stats *s, struct sc_error *err)
+static int dec_cpu_stats(struct mscan *s, const struct mval *m, struct sc_cpu_stats *st,
+			 struct sc_error *err)
 {
 	struct codec_path p = {.codec = "msgpack: ", .base = "body."};
-	const msgpack_object *f[NKEYS(stats_keys)];
+	struct mval sl[T__N];
+	struct kept ke; /* its message is written only with rc */
 	int rc;
 
-	if ((rc = mp_fields(o, stats_keys, stats_lens, NKEYS(stats_keys), f, &p, NULL, err)) ||
-	    (rc = mp_u32(f[0], &p, "ncores", &s->ncores, err)) ||
-	    (rc = mp_dbl(f[1], &p, "total", &s->total, err)) ||
-	    (rc = mp_dbl(f[2], &p, "mean_cores", &s->mean_cores, err)) ||
-	    (rc = mp_dbl(f[3], &p, "rolling_mean", &s->rolling_mean, err)) ||
-	    (rc = mp_dbl(f[4], &p, "rolling_std", &s->rolling_std, err)) ||
-	    (rc = mp_dbl(f[5], &p, "zscore", &s->zscore, err)) ||
-	    (rc = mp_bool(f[6], &p, "anomaly", &s->anomaly, err)) ||
-	    (rc = mp_u32(f[7], &p, "window", &s->window, err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, stats_keys, T__N, sl, NULL, NULL, &p, &ke)))
+		return rc;
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_u32(&sl[T_NCORES], &p, "ncores", &st->ncores, err)) ||
+	    (rc = mp_dbl(&sl[T_TOTAL], &p, "total", &st->total, err)) ||
+	    (rc = mp_dbl(&sl[T_MEAN], &p, "mean_cores", &st->mean_cores, err)) ||
+	    (rc = mp_dbl(&sl[T_RMEAN], &p, "rolling_mean", &st->rolling_mean, err)) ||
+	    (rc = mp_dbl(&sl[T_RSTD], &p, "rolling_std", &st->rolling_std, err)) ||
+	    (rc = mp_dbl(&sl[T_Z], &p, "zscore", &st->zscore, err)) ||
+	    (rc = mp_bool(&sl[T_ANOMALY], &p, "anomaly", &st->anomaly, err)) ||
+	    (rc = mp_u32(&sl[T_WINDOW], &p, "window", &st->window, err)))
 		return rc;
 	return 0;
 }
 
-static const char *const feature_keys[] = {"sensor", "field", "count", "mean", "std", "min", "max"};
-static const size_t feature_lens[] = {6, 5, 5, 4, 3, 3, 3};
+/* One feature: scalars only. */
+enum { F_SENSOR, F_FIELD, F_COUNT, F_MEAN, F_STD, F_MIN, F_MAX, F__N };
+static const struct keydef feature_keys[] = {KEY("sensor"), KEY("field"), KEY("count"), KEY("mean"),
+					     KEY("std"),    KEY("min"),	  KEY("max")};
 
-static int dec_feature(const msgpack_object *o, const struct codec_path *p, struct sc_feature *ft,
-		       struct sc_error *err)
+static int dec_feature(struct mscan *s, const struct mval *m, const struct codec_path *p,
+		       struct sc_feature *ft, struct sc_error *err)
 {
-	const msgpack_object *f[NKEYS(feature_keys)];
+	struct mval sl[F__N];
+	struct kept ke; /* its message is written only with rc */
 	int rc;
 
-	if (o->type != MSGPACK_OBJECT_MAP)
-		return codec_field_error(err, p, NULL, "expected map");
-	if ((rc = mp_fields(o, feature_keys, feature_lens, NKEYS(feature_keys), f, p, NULL, err)) ||
-	    (rc = mp_str(f[0], p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
-	    (rc = mp_str(f[1], p, "field", ft->field, sizeof(ft->field), err)) ||
-	    (rc = mp_u32(f[2], p, "count", &ft->count, err)) ||
-	    (rc = mp_dbl(f[3], p, "mean", &ft->mean, err)) ||
-	    (rc = mp_dbl(f[4], p, "std", &ft->std, err)) ||
-	    (rc = mp_dbl(f[5], p, "min", &ft->min, err)) ||
-	    (rc = mp_dbl(f[6], p, "max", &ft->max, err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, feature_keys, F__N, sl, NULL, NULL, p, &ke)))
+		return rc;
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_str(&sl[F_SENSOR], p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
+	    (rc = mp_str(&sl[F_FIELD], p, "field", ft->field, sizeof(ft->field), err)) ||
+	    (rc = mp_u32(&sl[F_COUNT], p, "count", &ft->count, err)) ||
+	    (rc = mp_dbl(&sl[F_MEAN], p, "mean", &ft->mean, err)) ||
+	    (rc = mp_dbl(&sl[F_STD], p, "std", &ft->std, err)) ||
+	    (rc = mp_dbl(&sl[F_MIN], p, "min", &ft->min, err)) ||
+	    (rc = mp_dbl(&sl[F_MAX], p, "max", &ft->max, err)))
 		return rc;
 	return 0;
 }
 
-static const char *const features_keys[] = {"messageId",       "sessionId",	 "deviceId",
-					    "window_start_ns", "window_end_ns",	 "nreadings",
-					    "activity",	       "activity_score", "features"};
-static const size_t features_lens[] = {9, 9, 8, 15, 13, 9, 8, 14, 8};
+/* Sensor features: scalars and features[...] */
+enum { X_MSGID, X_SESSION, X_DEVICE, X_WSTART, X_WEND, X_NREAD, X_ACT, X_SCORE, X_FEATURES, X__N };
+static const struct keydef features_keys[] = {
+	KEY("messageId"),	KEY("sessionId"),      KEY("deviceId"),
+	KEY("window_start_ns"), KEY("window_end_ns"),  KEY("nreadings"),
+	KEY("activity"),	KEY("activity_score"), KEY("features")};
 
-static int dec_features(const msgpack_object *o, struct sc_sensor_features *ff,
+static int dec_features(struct mscan *s, const struct mval *m, struct sc_sensor_features *ff,
 			struct sc_error *err)
 {
 	struct codec_path p = {.codec = "msgpack: ", .base = "body."};
-	const msgpack_object *f[NKEYS(features_keys)];
-	uint32_t n;
+	struct mval sl[X__N];
+	struct list_ctx c = {
+		.body = ff, .slot = X_FEATURES, .max = MP_MAX_FEATURES, .arr = "features"};
+	struct kept ke; /* its message is written only with rc */
 	int rc;
 
-	if ((rc = mp_fields(o, features_keys, features_lens, NKEYS(features_keys), f, &p, NULL,
-			    err)) ||
-	    (rc = mp_i64(f[0], &p, "messageId", &ff->message_id, err)) ||
-	    (rc = mp_str(f[1], &p, "sessionId", ff->session_id, sizeof(ff->session_id), err)) ||
-	    (rc = mp_str(f[2], &p, "deviceId", ff->device_id, sizeof(ff->device_id), err)) ||
-	    (rc = mp_i64(f[3], &p, "window_start_ns", &ff->window_start_ns, err)) ||
-	    (rc = mp_i64(f[4], &p, "window_end_ns", &ff->window_end_ns, err)) ||
-	    (rc = mp_u32(f[5], &p, "nreadings", &ff->nreadings, err)) ||
-	    (rc = mp_str(f[6], &p, "activity", ff->activity, sizeof(ff->activity), err)) ||
-	    (rc = mp_dbl(f[7], &p, "activity_score", &ff->activity_score, err)) ||
-	    (rc = mp_typed(f[8], MSGPACK_OBJECT_ARRAY, "array", &p, "features", err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, features_keys, X__N, sl, dec_list, &c, &p, &ke)))
 		return rc;
-	n = f[8]->via.array.size;
-	if (n > MP_MAX_FEATURES)
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_i64(&sl[X_MSGID], &p, "messageId", &ff->message_id, err)) ||
+	    (rc = mp_str(&sl[X_SESSION], &p, "sessionId", ff->session_id, sizeof(ff->session_id),
+			 err)) ||
+	    (rc = mp_str(&sl[X_DEVICE], &p, "deviceId", ff->device_id, sizeof(ff->device_id),
+			 err)) ||
+	    (rc = mp_i64(&sl[X_WSTART], &p, "window_start_ns", &ff->window_start_ns, err)) ||
+	    (rc = mp_i64(&sl[X_WEND], &p, "window_end_ns", &ff->window_end_ns, err)) ||
+	    (rc = mp_u32(&sl[X_NREAD], &p, "nreadings", &ff->nreadings, err)) ||
+	    (rc = mp_str(&sl[X_ACT], &p, "activity", ff->activity, sizeof(ff->activity), err)) ||
+	    (rc = mp_dbl(&sl[X_SCORE], &p, "activity_score", &ff->activity_score, err)) ||
+	    (rc = mp_typed(&sl[X_FEATURES], MT_ARR, "array", &p, "features", err)))
+		return rc;
+	if (sl[X_FEATURES].n > MP_MAX_FEATURES)
 		return codec_field_error(err, &p, "features", "more than %u features",
 					 MP_MAX_FEATURES);
-	p.arr = "features";
-	for (uint32_t i = 0; i < n; i++) {
-		struct sc_feature *ft = sc_features_add(ff);
-		if (!ft)
-			return sc_error_set(err, SC_ENOMEM, "msgpack: out of memory");
-		p.idx = (long)i;
-		if ((rc = dec_feature(&f[8]->via.array.ptr[i], &p, ft, err)))
-			return rc;
-	}
-	return 0;
+	return kept_report(&c.bad, err);
 }
 
-static const char *const dead_keys[] = {"reason", "origin", "stage", "payload"};
-static const size_t dead_lens[] = {6, 6, 5, 7};
+/* Dead letter: scalars only. */
+enum { D_REASON, D_ORIGIN, D_STAGE, D_PAYLOAD, D__N };
+static const struct keydef dead_keys[] = {KEY("reason"), KEY("origin"), KEY("stage"),
+					  KEY("payload")};
 
-static int dec_dead(const msgpack_object *o, struct sc_deadletter *d, struct sc_error *err)
+static int dec_dead(struct mscan *s, const struct mval *m, struct sc_deadletter *d,
+		    struct sc_error *err)
 {
 	struct codec_path p = {.codec = "msgpack: ", .base = "body."};
-	const msgpack_object *f[NKEYS(dead_keys)];
+	struct mval sl[D__N];
+	struct kept ke; /* its message is written only with rc */
 	uint32_t n;
 	int rc;
 
-	if ((rc = mp_fields(o, dead_keys, dead_lens, NKEYS(dead_keys), f, &p, NULL, err)) ||
-	    (rc = mp_str(f[0], &p, "reason", d->reason, sizeof(d->reason), err)) ||
-	    (rc = mp_str(f[1], &p, "origin", d->origin, sizeof(d->origin), err)) ||
-	    (rc = mp_str(f[2], &p, "stage", d->stage, sizeof(d->stage), err)) ||
-	    (rc = mp_typed(f[3], MSGPACK_OBJECT_BIN, "bin", &p, "payload", err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, dead_keys, D__N, sl, NULL, NULL, &p, &ke)))
 		return rc;
-	n = f[3]->via.bin.size;
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_str(&sl[D_REASON], &p, "reason", d->reason, sizeof(d->reason), err)) ||
+	    (rc = mp_str(&sl[D_ORIGIN], &p, "origin", d->origin, sizeof(d->origin), err)) ||
+	    (rc = mp_str(&sl[D_STAGE], &p, "stage", d->stage, sizeof(d->stage), err)) ||
+	    (rc = mp_typed(&sl[D_PAYLOAD], MT_BIN, "bin", &p, "payload", err)))
+		return rc;
+	n = sl[D_PAYLOAD].n;
 	if (n > d->cap) {
 		unsigned char *np = realloc(d->payload, n);
 		if (!np)
@@ -696,173 +1165,153 @@ static int dec_dead(const msgpack_object *o, struct sc_deadletter *d, struct sc_
 		d->cap = n;
 	}
 	if (n)
-		memcpy(d->payload, f[3]->via.bin.ptr, n);
+		memcpy(d->payload, sl[D_PAYLOAD].v.s, n);
 	d->len = n;
 	return 0;
 }
 
 /* ---- envelope -------------------------------------------------------------------- */
 
-static const char *const env_keys[] = {
-	"v",	    "kind",	   "source",  "key",	      "seq",
-	"event_ns", "intended_ns", "sent_ns", "processed_ns", "body"};
-static const size_t env_lens[] = {1, 4, 6, 3, 3, 8, 11, 7, 12, 4};
+/* A body of kind k, map m (header read). */
+static int dec_body(struct mscan *s, const struct mval *m, enum sc_kind k, struct sc_record *r,
+		    struct sc_error *err)
+{
+	switch (k) {
+	case SC_KIND_CPU: return dec_cpu(s, m, &r->u.cpu, err);
+	case SC_KIND_SENSOR: return dec_sensor(s, m, &r->u.sensor, err);
+	case SC_KIND_CPU_STATS: return dec_cpu_stats(s, m, &r->u.cpu_stats, err);
+	case SC_KIND_SENSOR_FEATURES: return dec_features(s, m, &r->u.features, err);
+	default: return dec_dead(s, m, &r->u.dead, err);
+	}
+}
 
-static int dec_envelope(const msgpack_object *root, struct sc_record *r, struct sc_error *err)
+enum {
+	E_V,
+	E_KIND,
+	E_SOURCE,
+	E_KEY,
+	E_SEQ,
+	E_EVENT,
+	E_INTENDED,
+	E_SENT,
+	E_PROCESSED,
+	E_BODY,
+	E__N
+};
+static const struct keydef env_keys[] = {
+	KEY("v"),	 KEY("kind"),	     KEY("source"),  KEY("key"),	  KEY("seq"),
+	KEY("event_ns"), KEY("intended_ns"), KEY("sent_ns"), KEY("processed_ns"), KEY("body")};
+
+/* The kind named by v, or SC_KIND_NONE. */
+static enum sc_kind mv_kind(const struct mval *v)
+{
+	char name[32];
+
+	if (v->type != MT_STR || v->n >= sizeof(name))
+		return SC_KIND_NONE;
+	memcpy(name, v->v.s, v->n);
+	name[v->n] = '\0';
+	return sc_kind_from_name(name);
+}
+
+struct env_ctx {
+	struct sc_record *r;
+	struct mval *sl;
+	enum sc_kind kind; /* the body was decoded as this kind, or NONE: decode it later */
+	struct kept body;
+};
+
+/*
+ * The body is decoded where it stands when "kind" came before it (as the
+ * encoder writes it); otherwise it is only checked now and decoded again
+ * from its start once the whole envelope is known.
+ */
+static int dec_body_here(struct mscan *s, int i, struct mval *v, void *vctx)
+{
+	struct env_ctx *c = vctx;
+	enum sc_kind k;
+
+	if (i != E_BODY || v->type != MT_MAP || (k = mv_kind(&c->sl[E_KIND])) == SC_KIND_NONE)
+		return ms_skip(s, v);
+	sc_record_reset(c->r, k);
+	c->kind = k;
+	c->body.rc = dec_body(s, v, k, c->r, &c->body.e);
+	return s->fatal ? c->body.rc : 0;
+}
+
+static int dec_envelope(struct mscan *s, const struct mval *m, struct sc_record *r,
+			struct sc_error *err)
 {
 	struct codec_path p = {.codec = "msgpack: ", .base = ""};
-	const msgpack_object *f[NKEYS(env_keys)];
-	char kname[32];
-	enum sc_kind kind;
+	struct mval sl[E__N];
+	struct env_ctx c = {.r = r, .sl = sl};
+	struct kept ke; /* its message is written only with rc */
 	int64_t ver = 0;
+	enum sc_kind kind;
 	int rc;
 
-	if (root->type != MSGPACK_OBJECT_MAP)
-		return sc_error_set(err, SC_EINVAL, "msgpack: not a map");
-	if ((rc = mp_fields(root, env_keys, env_lens, NKEYS(env_keys), f, &p, NULL, err)) ||
-	    (rc = mp_i64(f[0], &p, "v", &ver, err)))
+	memset(sl, 0, sizeof(sl));
+	ke.rc = 0;
+	if ((rc = scan_map(s, m, env_keys, E__N, sl, dec_body_here, &c, &p, &ke)))
+		return rc;
+	if (ke.rc)
+		return kept_report(&ke, err);
+	if ((rc = mp_i64(&sl[E_V], &p, "v", &ver, err)))
 		return rc;
 	if (ver != 1)
 		return codec_field_error(err, &p, "v", "unsupported version %lld", (long long)ver);
-	if ((rc = mp_typed(f[1], MSGPACK_OBJECT_STR, "string", &p, "kind", err)))
+	if ((rc = mp_typed(&sl[E_KIND], MT_STR, "string", &p, "kind", err)))
 		return rc;
-	kind = SC_KIND_NONE;
-	if (f[1]->via.str.size < sizeof(kname)) {
-		memcpy(kname, f[1]->via.str.ptr, f[1]->via.str.size);
-		kname[f[1]->via.str.size] = '\0';
-		kind = sc_kind_from_name(kname);
-	}
+	kind = mv_kind(&sl[E_KIND]);
 	if (kind == SC_KIND_NONE)
 		return codec_field_error(err, &p, "kind", "unknown kind");
-	sc_record_reset(r, kind);
-	if ((rc = mp_str(f[2], &p, "source", r->env.source, sizeof(r->env.source), err)) ||
-	    (rc = mp_str(f[3], &p, "key", r->env.key, sizeof(r->env.key), err)) ||
-	    (rc = mp_u64(f[4], &p, "seq", UINT64_MAX, &r->env.seq, err)) ||
-	    (rc = mp_i64(f[5], &p, "event_ns", &r->env.event_ns, err)) ||
-	    (rc = mp_i64(f[6], &p, "intended_ns", &r->env.intended_ns, err)) ||
-	    (rc = mp_i64(f[7], &p, "sent_ns", &r->env.sent_ns, err)) ||
-	    (rc = mp_i64(f[8], &p, "processed_ns", &r->env.processed_ns, err)) ||
-	    (rc = mp_typed(f[9], MSGPACK_OBJECT_MAP, "map", &p, "body", err)))
+	if (c.kind == SC_KIND_NONE)
+		sc_record_reset(r, kind);
+	else
+		memset(&r->env, 0, sizeof(r->env));
+	if ((rc = mp_str(&sl[E_SOURCE], &p, "source", r->env.source, sizeof(r->env.source), err)) ||
+	    (rc = mp_str(&sl[E_KEY], &p, "key", r->env.key, sizeof(r->env.key), err)) ||
+	    (rc = mp_u64(&sl[E_SEQ], &p, "seq", UINT64_MAX, &r->env.seq, err)) ||
+	    (rc = mp_i64(&sl[E_EVENT], &p, "event_ns", &r->env.event_ns, err)) ||
+	    (rc = mp_i64(&sl[E_INTENDED], &p, "intended_ns", &r->env.intended_ns, err)) ||
+	    (rc = mp_i64(&sl[E_SENT], &p, "sent_ns", &r->env.sent_ns, err)) ||
+	    (rc = mp_i64(&sl[E_PROCESSED], &p, "processed_ns", &r->env.processed_ns, err)) ||
+	    (rc = mp_typed(&sl[E_BODY], MT_MAP, "map", &p, "body", err)))
 		return rc;
-	switch (kind) {
-	case SC_KIND_CPU: return dec_cpu(f[9], &r->u.cpu, err);
-	case SC_KIND_SENSOR: return dec_sensor(f[9], &r->u.sensor, err);
-	case SC_KIND_CPU_STATS: return dec_cpu_stats(f[9], &r->u.cpu_stats, err);
-	case SC_KIND_SENSOR_FEATURES: return dec_features(f[9], &r->u.features, err);
-	default: return dec_dead(f[9], &r->u.dead, err);
+	if (c.kind == SC_KIND_NONE) {
+		/* "body" came before "kind": read it again, its bytes are known to be sound */
+		struct mscan again = *s;
+		struct mval bm;
+		again.p = sl[E_BODY].at;
+		again.depth = 1;
+		if ((rc = ms_value(&again, &bm)))
+			return rc;
+		return dec_body(&again, &bm, kind, r, err);
 	}
-}
-
-/* ---- pre-scan -------------------------------------------------------------------- */
-
-#define MP_MAX_DEPTH 16 /* our deepest record nests 5 levels; msgpack-c allows 32 */
-
-/* Big-endian unsigned of n bytes at p[*pos], advancing *pos; false when cut. */
-static bool mp_be(const unsigned char *p, size_t len, size_t *pos, unsigned int n, uint64_t *v)
-{
-	if (len - *pos < n)
-		return false;
-	*v = 0;
-	for (unsigned int i = 0; i < n; i++)
-		*v = (*v << 8) | p[(*pos)++];
-	return true;
-}
-
-/*
- * Walk the first object's headers in p[0..len): 0 when every count fits the
- * bytes left and the nesting is shallow enough, else -SC_EINVAL.  Other
- * malformations (a never-used type byte, trailing bytes) are left to
- * msgpack_unpack, which refuses them before it reserves anything more.
- */
-static int mp_prescan(const unsigned char *p, size_t len, struct sc_error *err)
-{
-	uint64_t left[MP_MAX_DEPTH + 1]; /* elements still to read per open level */
-	uint64_t owed = 1;		 /* elements still to read in all levels */
-	size_t pos = 0;
-	int depth = 0;
-
-	left[0] = 1;
-	while (owed) {
-		uint64_t n = 0, skip = 0, v;
-		unsigned char c;
-		bool ok = true;
-
-		if (owed > len - pos)
-			return sc_error_set(err, SC_EINVAL, "msgpack: truncated input (%zu bytes)",
-					    len);
-		c = p[pos++];
-		if (c >= 0x80 && c <= 0x8f)
-			n = 2u * (c & 0x0fu);
-		else if (c >= 0x90 && c <= 0x9f)
-			n = c & 0x0fu;
-		else if (c >= 0xa0 && c <= 0xbf)
-			skip = c & 0x1fu;
-		else if (c >= 0xc4 && c <= 0xc6)
-			ok = mp_be(p, len, &pos, 1u << (c - 0xc4), &skip);
-		else if (c >= 0xc7 && c <= 0xc9)
-			ok = mp_be(p, len, &pos, 1u << (c - 0xc7), &skip), skip++;
-		else if (c == 0xca || c == 0xcb)
-			skip = c == 0xca ? 4 : 8;
-		else if (c >= 0xcc && c <= 0xcf)
-			skip = 1u << (c - 0xcc);
-		else if (c >= 0xd0 && c <= 0xd3)
-			skip = 1u << (c - 0xd0);
-		else if (c >= 0xd4 && c <= 0xd8)
-			skip = 1 + (1u << (c - 0xd4));
-		else if (c >= 0xd9 && c <= 0xdb)
-			ok = mp_be(p, len, &pos, 1u << (c - 0xd9), &skip);
-		else if (c == 0xdc || c == 0xdd)
-			ok = mp_be(p, len, &pos, c == 0xdc ? 2 : 4, &n);
-		else if (c == 0xde || c == 0xdf)
-			ok = mp_be(p, len, &pos, c == 0xde ? 2 : 4, &v), n = 2 * v;
-		else if (c == 0xc1)
-			return 0;
-		if (!ok || skip > len - pos)
-			return sc_error_set(err, SC_EINVAL, "msgpack: truncated input (%zu bytes)",
-					    len);
-		pos += skip;
-		owed--;
-		left[depth]--;
-		if (n) {
-			if (depth == MP_MAX_DEPTH)
-				return sc_error_set(err, SC_EINVAL,
-						    "msgpack: nesting deeper than %d levels",
-						    MP_MAX_DEPTH);
-			left[++depth] = n;
-			owed += n;
-		}
-		while (depth > 0 && left[depth] == 0)
-			depth--;
-	}
-	return 0;
+	return kept_report(&c.body, err);
 }
 
 int codec_msgpack_decode(const void *data, size_t len, struct sc_record *r, struct sc_error *err)
 {
-	msgpack_zone *z;
-	msgpack_object root;
-	size_t off = 0;
-	int rc;
+	struct mscan s = {
+		.p = data, .end = (const unsigned char *)data + len, .len = len, .err = err};
+	struct mval root;
+	int rc = 0;
 
-	if ((rc = mp_prescan(data, len, err)))
+	if ((rc = ms_value(&s, &root)))
 		return rc;
-	z = zone_get(len);
-	if (!z)
-		return sc_error_set(err, SC_ENOMEM, "msgpack: out of memory");
-	switch (msgpack_unpack(data, len, &off, z, &root)) {
-	case MSGPACK_UNPACK_SUCCESS: rc = dec_envelope(&root, r, err); break;
-	case MSGPACK_UNPACK_EXTRA_BYTES:
-		rc = sc_error_set(err, SC_EINVAL,
-				  "msgpack: trailing garbage after %zu of %zu bytes", off, len);
-		break;
-	case MSGPACK_UNPACK_CONTINUE:
-		rc = sc_error_set(err, SC_EINVAL, "msgpack: truncated input (%zu bytes)", len);
-		break;
-	case MSGPACK_UNPACK_NOMEM_ERROR:
-		rc = sc_error_set(err, SC_ENOMEM, "msgpack: out of memory");
-		break;
-	default: rc = sc_error_set(err, SC_EINVAL, "msgpack: malformed input"); break;
+	if (root.type == MT_MAP) {
+		rc = dec_envelope(&s, &root, r, err);
+		if (s.fatal)
+			return rc;
+	} else if ((rc = ms_skip(&s, &root))) {
+		return rc;
 	}
-	msgpack_zone_clear(z);
+	if (s.p != s.end)
+		return sc_error_set(err, SC_EINVAL,
+				    "msgpack: trailing garbage after %zu of %zu bytes",
+				    (size_t)(s.p - (const unsigned char *)data), len);
+	if (root.type != MT_MAP)
+		return sc_error_set(err, SC_EINVAL, "msgpack: not a map");
 	return rc;
 }

@@ -16,11 +16,8 @@ after=$(git log --format=%H -1 --grep='do not re-read /proc/stat within one cloc
 [ -n "$after" ] || { echo "bottleneck-cpu-gen: the fix commit is not in this history" >&2; exit 1; }
 before=$(git rev-parse "$after^")
 tmp=$(mktemp -d)
-trap 'git worktree remove --force "$tmp/before" >/dev/null 2>&1; git worktree remove --force "$tmp/after" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-for v in before after; do
-	git worktree add -q --detach "$tmp/$v" "${!v}"
-	make -s -C "$tmp/$v" BUILD=build >/dev/null
-done
+. scripts/bench/revs.sh
+bench_revs "$tmp" "$before" "$after" all
 csv=bench/results/bottleneck-cpu-gen.csv
 [ -f "$csv" ] || echo "date,host,commit,version,run,count,wall_s,user_s,sys_s,msgs_per_s" >"$csv"
 host=$(hostname)

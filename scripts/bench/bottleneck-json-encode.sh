@@ -24,11 +24,8 @@ first=$(git log --diff-filter=A --format=%H -- src/dtoa.c | tail -n 1)
 before=$(git rev-parse "$first^")
 after=$(git log -1 --format=%H -- src/dtoa.c)
 tmp=$(mktemp -d)
-trap 'git worktree remove --force "$tmp/before" >/dev/null 2>&1; git worktree remove --force "$tmp/after" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-for v in before after; do
-	git worktree add -q --detach "$tmp/$v" "${!v}"
-	make -s -C "$tmp/$v" BUILD=build build/streamctl >/dev/null
-done
+. scripts/bench/revs.sh
+bench_revs "$tmp" "$before" "$after"
 gen_args=(generate --source=sensor --codec=json --rate=0 --transport=pipe --stats-interval=0
 	--seed=1 --source-id=bench --device-id=bench)
 csv=bench/results/bottleneck-json-encode.csv

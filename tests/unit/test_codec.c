@@ -769,6 +769,83 @@ Test(codec, ignores_unknown_extra_fields)
 	cr_assert_eq(r.u.cpu.cores[0], 2.0);
 }
 
+Test(codec, decodes_a_body_that_comes_before_its_kind)
+{
+	struct sc_record r;
+
+	/* the decoders read a body in place when "kind" came first; here it did not */
+	sc_record_init(&r, SC_KIND_NONE);
+	expect_ok_both(
+		"{\"body\":{\"messageId\":4,\"sessionId\":\"a\",\"deviceId\":\"b\","
+		"\"payload\":[{\"name\":\"gyroscope\",\"time\":6,\"values\":{\"x\":1.5,"
+		"\"y\":-2}}]},\"v\":1,\"kind\":\"sensor\",\"source\":\"s\",\"key\":\"k\","
+		"\"seq\":9,\"event_ns\":1,\"intended_ns\":2,\"sent_ns\":3,\"processed_ns\":0}",
+		&r);
+	cr_assert_eq(r.kind, SC_KIND_SENSOR);
+	cr_assert_eq(r.env.seq, 9);
+	cr_assert_str_eq(r.env.source, "s");
+	cr_assert_eq(r.u.sensor.message_id, 4);
+	cr_assert_eq(r.u.sensor.n, 1);
+	cr_assert_str_eq(r.u.sensor.readings[0].values[1].name, "y");
+	cr_assert_eq(r.u.sensor.readings[0].values[1].v, -2.0);
+	sc_record_release(&r);
+}
+
+/* msgpack writers pick other widths than ours: every integer and float width decodes. */
+Test(codec_msgpack, decodes_every_integer_and_float_width)
+{
+	struct sc_record r;
+	struct sc_error err = {0};
+	struct sc_buf buf;
+	msgpack_packer pk;
+	static const char *const ik[] = {"event_ns", "intended_ns", "sent_ns", "processed_ns"};
+
+	sc_record_init(&r, SC_KIND_NONE);
+	sc_buf_init(&buf);
+	msgpack_packer_init(&pk, &buf, buf_write);
+	msgpack_pack_map(&pk, 10);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_int64(&pk, 1); /* fixint */
+	msgpack_pack_str_with_body(&pk, "kind", 4);
+	msgpack_pack_str_with_body(&pk, "cpu", 3);
+	msgpack_pack_str_with_body(&pk, "source", 6);
+	msgpack_pack_str_with_body(&pk, "s", 1);
+	msgpack_pack_str_with_body(&pk, "key", 3);
+	msgpack_pack_str_with_body(&pk, "k", 1);
+	msgpack_pack_str_with_body(&pk, "seq", 3);
+	msgpack_pack_uint64(&pk, 1ull << 40); /* uint64 */
+	for (int i = 0; i < 4; i++) {
+		msgpack_pack_str_with_body(&pk, ik[i], strlen(ik[i]));
+		msgpack_pack_int64(&pk, i == 0 ? -5 : i == 1 ? -300 : i == 2 ? -70000 : INT64_MIN);
+	}
+	msgpack_pack_str_with_body(&pk, "body", 4);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "ncores", 6);
+	msgpack_pack_uint16(&pk, 4);
+	msgpack_pack_str_with_body(&pk, "total", 5);
+	msgpack_pack_float(&pk, 2.5f); /* float32 */
+	msgpack_pack_str_with_body(&pk, "cores", 5);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, 200);
+	msgpack_pack_int8(&pk, -100);
+	msgpack_pack_uint32(&pk, 70000);
+	msgpack_pack_double(&pk, 0.25);
+	cr_assert_eq(codec_msgpack_decode(buf.data, buf.len, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(r.env.seq, 1ull << 40);
+	cr_assert_eq(r.env.event_ns, -5);
+	cr_assert_eq(r.env.intended_ns, -300);
+	cr_assert_eq(r.env.sent_ns, -70000);
+	cr_assert_eq(r.env.processed_ns, INT64_MIN);
+	cr_assert_eq(r.u.cpu.ncores, 4);
+	cr_assert_eq(r.u.cpu.total, 2.5);
+	cr_assert_eq(r.u.cpu.cores[0], 200.0);
+	cr_assert_eq(r.u.cpu.cores[1], -100.0);
+	cr_assert_eq(r.u.cpu.cores[2], 70000.0);
+	cr_assert_eq(r.u.cpu.cores[3], 0.25);
+	sc_buf_release(&buf);
+	sc_record_release(&r);
+}
+
 /* ---- limits ------------------------------------------------------------- */
 
 static char *repeat(char c, size_t n)

@@ -1,0 +1,18 @@
+# scripts/bench/revs.sh - sourced by the bottleneck-*.sh scripts: build two
+# revisions of streamctl side by side for a before/after comparison.
+#
+# bench_revs TMP BEFORE AFTER [MAKE_TARGET]: check BEFORE and AFTER (commit
+# ids) out as detached worktrees TMP/before and TMP/after and build each
+# (MAKE_TARGET, default build/streamctl, with BUILD=build).  An EXIT trap
+# removes both worktrees and TMP again, whatever way the script ends.
+bench_revs() {
+	BENCH_REVS_TMP=$1
+	trap 'git worktree remove --force "$BENCH_REVS_TMP/before" >/dev/null 2>&1
+	      git worktree remove --force "$BENCH_REVS_TMP/after" >/dev/null 2>&1
+	      rm -rf "$BENCH_REVS_TMP"' EXIT
+	git worktree add -q --detach "$1/before" "$2"
+	git worktree add -q --detach "$1/after" "$3"
+	for v in before after; do
+		make -s -C "$1/$v" BUILD=build ${4:-build/streamctl} >/dev/null
+	done
+}
