@@ -720,44 +720,46 @@ static int dec_reading(struct jscan *s, const struct codec_path *p, struct sc_se
 	return 0;
 }
 
-/*
- * An array of objects decoded in place by elem(), counting; the first
- * semantic problem (in element order) is kept in first/first_rc.
- */
-struct arr_ctx {
-	size_t count, max;
-	int first_rc;
-	struct sc_error first;
-};
-
 /* Sensor push body: messageId, sessionId, deviceId, payload[...] */
 enum { S_MSGID, S_SESSION, S_DEVICE, S_PAYLOAD, S__N };
 static const struct keydef sensor_keys[] = {KEY("messageId"), KEY("sessionId"), KEY("deviceId"),
 					    KEY("payload")};
 
-struct sensor_ctx {
-	struct sc_sensor_batch *b;
+static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_feature *ft,
+		       struct sc_error *err);
+
+/*
+ * payload[...] or features[...]: an array of objects decoded in place, one
+ * record element each, counting; the first semantic problem (in element
+ * order) is kept in first/first_rc.
+ */
+struct list_ctx {
+	void *body;    /* struct sc_sensor_batch or struct sc_sensor_features */
+	bool readings; /* which of the two */
+	int slot;      /* the key holding the list */
+	size_t max;    /* elements beyond it are only counted */
 	struct codec_path p;
-	struct arr_ctx a;
+	size_t count;
+	int first_rc;
+	struct sc_error first;
 };
 
-static int dec_payload(struct jscan *s, int i, struct jval *v, void *vctx)
+static int dec_list(struct jscan *s, int i, struct jval *v, void *vctx)
 {
-	struct sensor_ctx *c = vctx;
+	struct list_ctx *c = vctx;
 	struct codec_path p = c->p;
 	struct sc_error el;
 	struct jval x;
 	bool first = true;
 	int rc;
 
-	if (i != S_PAYLOAD || v->type != JT_ARR)
+	if (i != c->slot || v->type != JT_ARR)
 		return js_skip(s);
 	if ((rc = js_open(s)))
 		return rc;
-	p.arr = "payload";
 	while ((rc = js_next_elem(s, &first)) == 1) {
-		size_t idx = c->a.count++;
-		if (c->a.first_rc || idx >= SC_SENSOR_MAX_READINGS) {
+		size_t idx = c->count++;
+		if (c->first_rc || idx >= c->max) {
 			if ((rc = js_skip(s)))
 				return rc;
 			continue;
@@ -766,19 +768,23 @@ static int dec_payload(struct jscan *s, int i, struct jval *v, void *vctx)
 		if ((rc = js_value(s, &x)))
 			return rc;
 		if (x.type != JT_OBJ) {
-			c->a.first_rc = codec_field_error(&c->a.first, &p, NULL, "expected object");
+			c->first_rc = codec_field_error(&c->first, &p, NULL, "expected object");
 			if (x.type == JT_ARR && (rc = js_skip(s)))
 				return rc;
 			continue;
 		}
-		struct sc_sensor_reading *rd = sc_batch_add(c->b);
-		if (!rd)
-			return nomem(s);
-		if ((rc = dec_reading(s, &p, rd, &el))) {
+		if (c->readings) {
+			struct sc_sensor_reading *rd = sc_batch_add(c->body);
+			rc = rd ? dec_reading(s, &p, rd, &el) : nomem(s);
+		} else {
+			struct sc_feature *ft = sc_features_add(c->body);
+			rc = ft ? dec_feature(s, &p, ft, &el) : nomem(s);
+		}
+		if (rc) {
 			if (s->fatal)
 				return rc;
-			c->a.first_rc = rc;
-			c->a.first = el;
+			c->first_rc = rc;
+			c->first = el;
 		}
 	}
 	return rc;
@@ -788,27 +794,32 @@ static int dec_sensor(struct jscan *s, const char *codec, const char *base,
 		      struct sc_sensor_batch *b, struct sc_error *err)
 {
 	struct jval sl[S__N];
-	struct sensor_ctx c = {.b = b, .p = {.codec = codec, .base = base}};
+	struct list_ctx c = {.body = b,
+			     .readings = true,
+			     .slot = S_PAYLOAD,
+			     .max = SC_SENSOR_MAX_READINGS,
+			     .p = {.codec = codec, .base = base, .arr = "payload"}};
+	struct codec_path p = {.codec = codec, .base = base};
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, sensor_keys, S__N, sl, dec_payload, &c)))
+	if ((rc = scan_object(s, sensor_keys, S__N, sl, dec_list, &c)))
 		return rc;
-	if ((rc = j_i64(&sl[S_MSGID], &c.p, "messageId", &b->message_id, err)) ||
-	    (rc = j_str(&sl[S_SESSION], &c.p, "sessionId", b->session_id, sizeof(b->session_id),
+	if ((rc = j_i64(&sl[S_MSGID], &p, "messageId", &b->message_id, err)) ||
+	    (rc = j_str(&sl[S_SESSION], &p, "sessionId", b->session_id, sizeof(b->session_id),
 			err)) ||
-	    (rc = j_str(&sl[S_DEVICE], &c.p, "deviceId", b->device_id, sizeof(b->device_id), err)))
+	    (rc = j_str(&sl[S_DEVICE], &p, "deviceId", b->device_id, sizeof(b->device_id), err)))
 		return rc;
 	if (sl[S_PAYLOAD].type == JT_NONE)
-		return j_missing(&c.p, "payload", err);
+		return j_missing(&p, "payload", err);
 	if (sl[S_PAYLOAD].type != JT_ARR)
-		return codec_field_error(err, &c.p, "payload", "expected array");
-	if (c.a.count > SC_SENSOR_MAX_READINGS)
-		return codec_field_error(err, &c.p, "payload", "more than %d readings",
+		return codec_field_error(err, &p, "payload", "expected array");
+	if (c.count > SC_SENSOR_MAX_READINGS)
+		return codec_field_error(err, &p, "payload", "more than %d readings",
 					 SC_SENSOR_MAX_READINGS);
-	if (c.a.first_rc && err)
-		*err = c.a.first;
-	return c.a.first_rc;
+	if (c.first_rc && err)
+		*err = c.first;
+	return c.first_rc;
 }
 
 /* Cpu sample: ncores, total, cores[...] */
@@ -940,62 +951,18 @@ static const struct keydef features_keys[] = {
 	KEY("window_start_ns"), KEY("window_end_ns"),  KEY("nreadings"),
 	KEY("activity"),	KEY("activity_score"), KEY("features")};
 
-struct features_ctx {
-	struct sc_sensor_features *f;
-	struct arr_ctx a;
-};
-
-static int dec_feature_list(struct jscan *s, int i, struct jval *v, void *vctx)
-{
-	struct features_ctx *c = vctx;
-	struct codec_path p = {.codec = "json: ", .base = "body.", .arr = "features"};
-	struct sc_error el;
-	struct jval x;
-	bool first = true;
-	int rc;
-
-	if (i != X_FEATURES || v->type != JT_ARR)
-		return js_skip(s);
-	if ((rc = js_open(s)))
-		return rc;
-	while ((rc = js_next_elem(s, &first)) == 1) {
-		size_t idx = c->a.count++;
-		if (c->a.first_rc || idx >= JSON_MAX_FEATURES) {
-			if ((rc = js_skip(s)))
-				return rc;
-			continue;
-		}
-		p.idx = (long)idx;
-		if ((rc = js_value(s, &x)))
-			return rc;
-		if (x.type != JT_OBJ) {
-			c->a.first_rc = codec_field_error(&c->a.first, &p, NULL, "expected object");
-			if (x.type == JT_ARR && (rc = js_skip(s)))
-				return rc;
-			continue;
-		}
-		struct sc_feature *ft = sc_features_add(c->f);
-		if (!ft)
-			return nomem(s);
-		if ((rc = dec_feature(s, &p, ft, &el))) {
-			if (s->fatal)
-				return rc;
-			c->a.first_rc = rc;
-			c->a.first = el;
-		}
-	}
-	return rc;
-}
-
 static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc_error *err)
 {
 	struct codec_path p = {.codec = "json: ", .base = "body."};
 	struct jval sl[X__N];
-	struct features_ctx c = {.f = f};
+	struct list_ctx c = {.body = f,
+			     .slot = X_FEATURES,
+			     .max = JSON_MAX_FEATURES,
+			     .p = {.codec = "json: ", .base = "body.", .arr = "features"}};
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, features_keys, X__N, sl, dec_feature_list, &c)))
+	if ((rc = scan_object(s, features_keys, X__N, sl, dec_list, &c)))
 		return rc;
 	if ((rc = j_i64(&sl[X_MSGID], &p, "messageId", &f->message_id, err)) ||
 	    (rc = j_str(&sl[X_SESSION], &p, "sessionId", f->session_id, sizeof(f->session_id),
@@ -1011,12 +978,12 @@ static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc
 		return j_missing(&p, "features", err);
 	if (sl[X_FEATURES].type != JT_ARR)
 		return codec_field_error(err, &p, "features", "expected array");
-	if (c.a.count > JSON_MAX_FEATURES)
+	if (c.count > JSON_MAX_FEATURES)
 		return codec_field_error(err, &p, "features", "more than %u features",
 					 JSON_MAX_FEATURES);
-	if (c.a.first_rc && err)
-		*err = c.a.first;
-	return c.a.first_rc;
+	if (c.first_rc && err)
+		*err = c.first;
+	return c.first_rc;
 }
 
 /* Dead letter: scalars only. */

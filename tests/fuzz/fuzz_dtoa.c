@@ -11,6 +11,7 @@
  * Seeds: tests/fuzz/corpus/dtoa/ (edge cases, 8 bytes each).
  */
 #include "dtoa.h"
+#include "../unit/json_number.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -24,35 +25,6 @@ static void fail(const char *what, double v, const char *out)
 {
 	fprintf(stderr, "fuzz: dtoa: %s: %a (%.17g) printed as %s\n", what, v, v, out);
 	abort();
-}
-
-static int is_json_number(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '0')
-		s++;
-	else if (*s >= '1' && *s <= '9')
-		while (*s >= '0' && *s <= '9')
-			s++;
-	else
-		return 0;
-	if (*s == '.') {
-		if (!(*++s >= '0' && *s <= '9'))
-			return 0;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (!(*s >= '0' && *s <= '9'))
-			return 0;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == '\0';
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,6 +10,7 @@
  */
 #include "codec.h"
 #include "dtoa.h"
+#include "json_number.h"
 #include "error.h"
 #include "record.h"
 
@@ -68,36 +69,6 @@ static int printf_loop(double v, char *buf, size_t cap)
 			break;
 	}
 	return n;
-}
-
-/* True when s is a JSON number (RFC 8259 section 6) and nothing else. */
-static int is_json_number(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '0')
-		s++;
-	else if (*s >= '1' && *s <= '9')
-		while (*s >= '0' && *s <= '9')
-			s++;
-	else
-		return 0;
-	if (*s == '.') {
-		if (!(*++s >= '0' && *s <= '9'))
-			return 0;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (!(*s >= '0' && *s <= '9'))
-			return 0;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == '\0';
 }
 
 /* Format v and require an exact round trip, a JSON number and a NUL. */
