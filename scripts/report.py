@@ -382,6 +382,9 @@ def performance():
              ["series", "partitions", "processors", "active", "delivered", "rate", "peak_lag"]),
             ("Kafka: concurrent producers", "exp-kafka-producers.csv", "exp-kafka-producers.png",
              ["series", "producers", "partitions", "delivered", "rate", "cpu_s"]),
+            ("Kafka: 1 vs 3 brokers, replication factor 1 vs 3", "exp-kafka-replication.csv",
+             "exp-kafka-replication.png",
+             ["brokers", "rf", "min_insync", "producers", "parts_used", "delivered", "rate", "cpu_s"]),
             ("RabbitMQ: competing consumers, prefetch, confirm window", "exp-amqp.csv", "exp-amqp.png",
              ["series", "value", "delivered", "dup", "rate", "cpu_s"]),
             ("MQTT: QoS 0/1/2 end to end", "exp-mqtt-qos.csv", "exp-mqtt-qos.png",
@@ -394,6 +397,7 @@ def performance():
         groups = {}
         for r in data:
             key = tuple(r[c] for c in cols if c not in ("delivered", "dup", "rate", "cpu_s", "peak_lag", "lost",
+                                                        "parts_used",
                                                         "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "active"))
             groups.setdefault(key, []).append(r)
         head = [c for c in cols]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Small Kafka admin helper for the benchmarks (confluent-kafka).
 
-usage: kadmin.py BOOTSTRAP create TOPIC PARTITIONS
+usage: kadmin.py BOOTSTRAP create TOPIC PARTITIONS [RF [MIN_INSYNC]]
+       kadmin.py BOOTSTRAP parts TOPIC      partitions that hold messages
        kadmin.py BOOTSTRAP count TOPIC...      sum of end offsets (messages written)
        kadmin.py BOOTSTRAP lag GROUP TOPIC     committed lag of GROUP on TOPIC
        kadmin.py BOOTSTRAP delete TOPIC...
@@ -28,7 +29,10 @@ def main():
     bs, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if cmd == "create":
         a = AdminClient({"bootstrap.servers": bs})
-        fs = a.create_topics([NewTopic(args[0], num_partitions=int(args[1]), replication_factor=1)])
+        rf = int(args[2]) if len(args) > 2 else 1
+        conf = {"min.insync.replicas": args[3]} if len(args) > 3 else {}
+        fs = a.create_topics([NewTopic(args[0], num_partitions=int(args[1]), replication_factor=rf,
+                                       config=conf)])
         for f in fs.values():
             f.result(30)
     elif cmd == "delete":
@@ -39,6 +43,10 @@ def main():
                 f.result(30)
             except Exception as e:  # a topic that never got created
                 print("kadmin: delete %s: %s" % (t, e), file=sys.stderr)
+    elif cmd == "parts":
+        c = Consumer({"bootstrap.servers": bs, "group.id": "kadmin-count"})
+        print(sum(1 for _, hi in end_offsets(c, args[0]) if hi > 0))
+        c.close()
     elif cmd in ("count", "lag"):
         c = Consumer({"bootstrap.servers": bs, "group.id": args[0] if cmd == "lag" else "kadmin-count"})
         if cmd == "count":

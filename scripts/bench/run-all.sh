@@ -19,7 +19,7 @@ quick)
 full)
 	export BENCH_QUICK=0 BENCH_PAIRS=${BENCH_PAIRS:-5}
 	default="pipe codec genloop profile kafka-producer kafka-pipeline amqp-publisher mqtt-publisher
-		exp-kafka-scaling exp-kafka-producers exp-amqp exp-mqtt-qos"
+		exp-kafka-scaling exp-kafka-producers exp-kafka-replication exp-amqp exp-mqtt-qos"
 	;;
 *)
 	echo "usage: $0 [quick|full]" >&2
