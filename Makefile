@@ -27,7 +27,7 @@ CFLAGS  += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lm -lpthread
+LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lpaho-mqtt3c -lm -lpthread
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard transports/*.c)

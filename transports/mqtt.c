@@ -398,6 +398,10 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	rc = mqtt_journal_start(p, err);
 	if (rc)
 		return rc;
+	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
+		      sizeof(red));
+	if (mqtt_sync_eligible(p))
+		return mqtt_sync_open(p, red, err);
 	/* Buffered commands while disconnected: the window, sends of it that a
 	 * reconnect left in paho next to our re-sends (mqtt_publish.c), and room
 	 * for subscribes and acks.  A full buffer is not fatal either: the
@@ -442,8 +446,6 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	o.onSuccess5 = mqtt_on_connect;
 	o.onFailure5 = mqtt_on_connect_fail;
 	o.context = p;
-	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
-		      sizeof(red));
 	rc = MQTTAsync_connect(p->client, &o);
 	if (rc != MQTTASYNC_SUCCESS)
 		return sc_error_set(err, SC_ECONN, "mqtt: cannot connect to %s: %s", red,
@@ -513,6 +515,8 @@ static void mqtt_close(struct transport *t)
 	mqtt_busy++;
 	pthread_cond_broadcast(&mqtt_cond);
 	pthread_mutex_unlock(&mqtt_lock);
+	if (p->sync)
+		mqtt_sync_close(p);
 	if (p->created) {
 		if (p->connected) {
 			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
