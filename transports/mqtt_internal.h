@@ -91,7 +91,13 @@ struct mqtt_priv {
 
 	/* a publish-only QoS 0 handle on paho's synchronous client (mqtt_sync.c) */
 	bool sync;
-	void *sync_client; /* MQTTClient; NULL when not created */
+	void *sync_client;	   /* MQTTClient; NULL when not created */
+	unsigned long sync_pubs;   /* publishes so far (atomic: the keepalive thread reads it) */
+	bool sync_stop;		   /* the keepalive thread must end (mqtt_lock) */
+	bool sync_ka_started;	   /* sync_ka runs */
+	pthread_t sync_ka;	   /* keepalive thread (mqtt_sync.c) */
+	pthread_mutex_t sync_call; /* held around every paho call on sync_client */
+	bool sync_call_init;
 
 	struct mqtt_rx *head, *tail;
 	size_t queued;

@@ -15,24 +15,34 @@
  * socket (paho waits for a partly written packet to complete), so flush() has
  * nothing to wait for, and close() sends DISCONNECT behind what was
  * published.  Delivery is at most once: a message written to a connection
- * that the broker has already dropped is lost (TCP reports it only at a later
- * write).  A publish that finds the connection gone (paho's receive thread
- * saw it close, or the write failed) reconnects - at once, then after 1, 2,
- * 4, ... 30 s - and sends that message again; after MQTT_PUBLISH_WAIT_MS
- * without a connection it fails with -SC_ECONN, as the asynchronous path
- * fails after as long without confirmations.  Losses count in
- * counters.retries.
+ * that the broker has already dropped is lost (TCP reports it only at the
+ * next write).  A publish that finds the connection gone (the write failed,
+ * or the keepalive thread noticed it closed) reconnects - at once, then after
+ * 1, 2, 4, ... 30 s - and sends that message again; after
+ * MQTT_PUBLISH_WAIT_MS without a connection it fails with -SC_ECONN, as the
+ * asynchronous path fails after as long without confirmations.  Losses of
+ * the connection count in counters.retries.
  *
- * Keepalive.  The messageArrived callback (paho requires one; a publisher
- * receives nothing) makes paho run its receive thread, which sends PINGREQ
- * when the publisher has sent nothing for the keepalive interval and reads
- * PINGRESP and the broker's DISCONNECT: a slow generator keeps its
- * connection.  That thread sleeps in select() while we publish.
+ * Keepalive, without paho's thread.  With callbacks set, MQTTClient runs a
+ * receive thread, and starting and stopping it costs 0.3 s per connection (a
+ * 100 ms sleep, 10 ms semaphore polls, a 100 ms select to notice the new
+ * socket, a 100 ms wait at destroy).  A publisher receives nothing but
+ * PINGRESP, so a thread of ours (sync_keepalive) wakes every second
+ * (keepalive / 4 when shorter) and, once nothing was published for half the
+ * keepalive interval, calls MQTTClient_yield: 100 ms of paho's select loop,
+ * which sends PINGREQ when due, reads PINGRESP and notices a connection the
+ * broker closed.  While messages flow, they keep the connection alive.
+ * p->sync_call keeps that thread's paho calls and the publisher's apart (a
+ * cycle of paho's select loop in each thread could take the other's packet:
+ * a CONNACK read by MQTTClient_yield is dropped and the connect times out).
+ * It is taken once per publish: uncontended, but while a keepalive yield
+ * runs (100 ms, only after half a keepalive without publishing).
  *
  * Two paho libraries in one process.  libpaho-mqtt3as (MQTTAsync) and
  * libpaho-mqtt3c both export Thread_{start,create_mutex,lock_mutex,
  * unlock_mutex,getid}, MQTTProperties_*, MQTTProperty*, MQTTReasonCode_toString
- * and Heap_get_info, built from the same source files (paho 1.3: Thread.c,
+ * and Heap_get_info, built from the same source files (paho 1.3.11 as
+ * installed, libpaho-mqtt1.3; the same in 1.3.12: Thread.c,
  * MQTTProperties.c, MQTTReasonCodes.c, Heap.c), and call them through the PLT,
  * so the library linked first (3as: see the Makefile) serves both.  The
  * Thread_* functions are stateless wrappers of pthread calls: same code,
@@ -59,8 +69,6 @@ bool mqtt_sync_eligible(const struct mqtt_priv *p)
 	return p->qos == 0 && p->nfilters == 0 && !p->tls;
 }
 
-/* ---- callbacks (paho's receive thread) ----------------------------------- */
-
 static void sync_lost(struct mqtt_priv *p)
 {
 	pthread_mutex_lock(&mqtt_lock);
@@ -70,21 +78,6 @@ static void sync_lost(struct mqtt_priv *p)
 	}
 	pthread_cond_broadcast(&mqtt_cond);
 	pthread_mutex_unlock(&mqtt_lock);
-}
-
-static void sync_on_lost(void *ctx, char *cause)
-{
-	(void)cause;
-	sync_lost(ctx);
-}
-
-static int sync_on_message(void *ctx, char *topic, int topic_len, MQTTClient_message *m)
-{
-	(void)ctx;
-	(void)topic_len;
-	MQTTClient_freeMessage(&m);
-	MQTTClient_free(topic);
-	return 1;
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -121,6 +114,44 @@ static int sync_connect(struct mqtt_priv *p, char *why, size_t n)
 	return -SC_ECONN;
 }
 
+/* The keepalive thread: see the top of the file. */
+static void *sync_keepalive(void *arg)
+{
+	struct mqtt_priv *p = arg;
+	int64_t idle_after = (int64_t)p->keepalive * 500 * 1000000, idle_since = sc_mono_ns();
+	int tick_ms =
+		p->keepalive >= 4 ? 1000 : p->keepalive * 250; /* sees a publish late by this */
+	unsigned long seen = 0, n;
+	bool up;
+
+	pthread_mutex_lock(&mqtt_lock);
+	while (!p->sync_stop) {
+		mqtt_wait(tick_ms);
+		if (p->sync_stop)
+			break;
+		n = __atomic_load_n(&p->sync_pubs, __ATOMIC_RELAXED);
+		if (n != seen) {
+			seen = n;
+			idle_since = sc_mono_ns();
+			continue;
+		}
+		if (sc_mono_ns() - idle_since < idle_after)
+			continue;
+		pthread_mutex_unlock(&mqtt_lock);
+		pthread_mutex_lock(&p->sync_call);
+		MQTTClient_yield();
+		up = MQTTClient_isConnected(p->sync_client);
+		pthread_mutex_unlock(&p->sync_call);
+		pthread_mutex_lock(&mqtt_lock);
+		if (!up && p->connected) {
+			p->connected = false;
+			p->lost++;
+		}
+	}
+	pthread_mutex_unlock(&mqtt_lock);
+	return NULL;
+}
+
 static void sync_sleep_ms(int64_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
@@ -135,6 +166,11 @@ int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err)
 	char why[256];
 	int rc;
 
+	rc = pthread_mutex_init(&p->sync_call, NULL);
+	if (rc)
+		return sc_error_set(err, SC_ENOMEM, "mqtt: cannot create a mutex: %s",
+				    strerror(rc));
+	p->sync_call_init = true;
 	co.MQTTVersion = MQTTVERSION_5;
 	rc = MQTTClient_createWithOptions(&p->sync_client, p->server, p->client_id,
 					  MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
@@ -144,10 +180,6 @@ int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err)
 				    MQTTClient_strerror(rc));
 	}
 	p->sync = true;
-	rc = MQTTClient_setCallbacks(p->sync_client, p, sync_on_lost, sync_on_message, NULL);
-	if (rc != MQTTCLIENT_SUCCESS)
-		return sc_error_set(err, SC_EIO, "mqtt: cannot set callbacks: %s",
-				    MQTTClient_strerror(rc));
 	rc = sync_connect(p, why, sizeof(why));
 	if (rc == -SC_EAUTH)
 		return sc_error_set(
@@ -155,6 +187,13 @@ int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err)
 			p->uri.user && *p->uri.user ? p->uri.user : "(none)", p->where, why);
 	if (rc)
 		return sc_error_set(err, -rc, "mqtt: cannot connect to %s: %s", red, why);
+	if (p->keepalive > 0) {
+		rc = pthread_create(&p->sync_ka, NULL, sync_keepalive, p);
+		if (rc)
+			return sc_error_set(err, SC_ENOMEM, "mqtt: cannot start a thread: %s",
+					    strerror(rc));
+		p->sync_ka_started = true;
+	}
 	return 0;
 }
 
@@ -207,12 +246,14 @@ int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_ms
 	msg.payload = (void *)m->payload;
 	msg.payloadlen = (int)m->len;
 	msg.qos = 0;
+	pthread_mutex_lock(&p->sync_call);
 	for (;;) {
 		r = MQTTClient_publishMessage5(p->sync_client, topic, &msg, NULL);
 		rc = r.reasonCode;
 		if (rc == MQTTCLIENT_SUCCESS)
 			break;
 		if (rc != MQTTCLIENT_DISCONNECTED && rc != MQTTCLIENT_FAILURE) {
+			pthread_mutex_unlock(&p->sync_call);
 			MQTTProperties_free(&msg.properties);
 			return sc_error_set(err, SC_EIO, "mqtt: cannot publish to %s: %s", topic,
 					    MQTTClient_strerror(rc));
@@ -223,6 +264,7 @@ int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_ms
 			end = sc_mono_ns() + (int64_t)MQTT_PUBLISH_WAIT_MS * 1000000;
 		rc = sync_reconnect(p, end, &attempt, why, sizeof(why));
 		if (rc) {
+			pthread_mutex_unlock(&p->sync_call);
 			MQTTProperties_free(&msg.properties);
 			return sc_error_set(err, -rc,
 					    "mqtt: lost the connection to %s and could not "
@@ -230,7 +272,9 @@ int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_ms
 					    p->where, MQTT_PUBLISH_WAIT_MS / 1000, why);
 		}
 	}
+	pthread_mutex_unlock(&p->sync_call);
 	MQTTProperties_free(&msg.properties);
+	__atomic_add_fetch(&p->sync_pubs, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -246,17 +290,26 @@ void mqtt_sync_close(struct mqtt_priv *p)
 {
 	bool up;
 
-	if (!p->sync_client)
-		return;
-	pthread_mutex_lock(&mqtt_lock);
-	up = p->connected;
-	pthread_mutex_unlock(&mqtt_lock);
-	if (up)
-		MQTTClient_disconnect5(p->sync_client, MQTT_CLOSE_TIMEOUT_MS,
-				       MQTTREASONCODE_NORMAL_DISCONNECTION, NULL);
-	MQTTClient_destroy(&p->sync_client);
-	p->sync_client = NULL;
-	pthread_mutex_lock(&mqtt_lock);
-	p->connected = false;
-	pthread_mutex_unlock(&mqtt_lock);
+	if (p->sync_ka_started) {
+		pthread_mutex_lock(&mqtt_lock);
+		p->sync_stop = true;
+		pthread_cond_broadcast(&mqtt_cond);
+		pthread_mutex_unlock(&mqtt_lock);
+		pthread_join(p->sync_ka, NULL);
+		p->sync_ka_started = false;
+	}
+	if (p->sync_client) {
+		pthread_mutex_lock(&mqtt_lock);
+		up = p->connected;
+		p->connected = false;
+		pthread_mutex_unlock(&mqtt_lock);
+		if (up)
+			MQTTClient_disconnect5(p->sync_client, MQTT_CLOSE_TIMEOUT_MS,
+					       MQTTREASONCODE_NORMAL_DISCONNECTION, NULL);
+		MQTTClient_destroy(&p->sync_client);
+		p->sync_client = NULL;
+	}
+	if (p->sync_call_init)
+		pthread_mutex_destroy(&p->sync_call);
+	p->sync_call_init = false;
 }
