@@ -49,6 +49,10 @@
  * our own copy (mqtt_publish.c: a broker restarted from an older save makes
  * paho 1.3 fail or silently drop them).
  *
+ * A publish-only handle at QoS 0 (the generate role; not TLS) does none of
+ * this: mqtt_sync.c publishes through paho's synchronous client in the
+ * caller's thread (no window, copy or callback; at most once).
+ *
  * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
  * it calls messageArrived and whatever that callback returns (MQTTProtocol_
@@ -107,9 +111,9 @@
  * shared, journal, journal.sync, tls.ca, tls.cert, tls.key, tls.insecure.
  *
  * Files: mqtt.c (this: connection, callbacks, ops), mqtt_publish.c (the
- * window, confirmations, re-sends), mqtt_config.c (options, topic names,
- * filters), mqtt_consume.c (receive queue, poll, commit), mqtt_journal.c
- * (the consumer's journal),
+ * window, confirmations, re-sends), mqtt_sync.c (QoS 0 publish-only
+ * handles), mqtt_config.c (options, topic names, filters), mqtt_consume.c
+ * (receive queue, poll, commit), mqtt_journal.c (the consumer's journal),
  * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
  *
  * Map:  process-wide state - callbacks - open/close - publish/flush -
