@@ -49,6 +49,10 @@
  * our own copy (mqtt_publish.c: a broker restarted from an older save makes
  * paho 1.3 fail or silently drop them).
  *
+ * A publish-only handle at QoS 0 (the generate role; not TLS) does none of
+ * this: mqtt_sync.c publishes through paho's synchronous client in the
+ * caller's thread (no window, copy or callback; at most once).
+ *
  * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
  * it calls messageArrived and whatever that callback returns (MQTTProtocol_
@@ -107,9 +111,9 @@
  * shared, journal, journal.sync, tls.ca, tls.cert, tls.key, tls.insecure.
  *
  * Files: mqtt.c (this: connection, callbacks, ops), mqtt_publish.c (the
- * window, confirmations, re-sends), mqtt_config.c (options, topic names,
- * filters), mqtt_consume.c (receive queue, poll, commit), mqtt_journal.c
- * (the consumer's journal),
+ * window, confirmations, re-sends), mqtt_sync.c (QoS 0 publish-only
+ * handles), mqtt_config.c (options, topic names, filters), mqtt_consume.c
+ * (receive queue, poll, commit), mqtt_journal.c (the consumer's journal),
  * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
  *
  * Map:  process-wide state - callbacks - open/close - publish/flush -
@@ -398,6 +402,10 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	rc = mqtt_journal_start(p, err);
 	if (rc)
 		return rc;
+	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
+		      sizeof(red));
+	if (mqtt_sync_eligible(p))
+		return mqtt_sync_open(p, red, err);
 	/* Buffered commands while disconnected: the window, sends of it that a
 	 * reconnect left in paho next to our re-sends (mqtt_publish.c), and room
 	 * for subscribes and acks.  A full buffer is not fatal either: the
@@ -442,8 +450,6 @@ static int mqtt_open_busy(struct transport *t, const struct transport_cfg *cfg,
 	o.onSuccess5 = mqtt_on_connect;
 	o.onFailure5 = mqtt_on_connect_fail;
 	o.context = p;
-	sc_uri_redact(cfg->broker && *cfg->broker ? cfg->broker : MQTT_DEFAULT_URI, red,
-		      sizeof(red));
 	rc = MQTTAsync_connect(p->client, &o);
 	if (rc != MQTTASYNC_SUCCESS)
 		return sc_error_set(err, SC_ECONN, "mqtt: cannot connect to %s: %s", red,
@@ -513,6 +519,8 @@ static void mqtt_close(struct transport *t)
 	mqtt_busy++;
 	pthread_cond_broadcast(&mqtt_cond);
 	pthread_mutex_unlock(&mqtt_lock);
+	if (p->sync)
+		mqtt_sync_close(p);
 	if (p->created) {
 		if (p->connected) {
 			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;

@@ -89,6 +89,16 @@ struct mqtt_priv {
 	uint64_t resent;     /* re-sends, folded into counters.retries */
 	bool closing;
 
+	/* a publish-only QoS 0 handle on paho's synchronous client (mqtt_sync.c) */
+	bool sync;
+	void *sync_client;	   /* MQTTClient; NULL when not created */
+	unsigned long sync_pubs;   /* publishes so far (atomic: the keepalive thread reads it) */
+	bool sync_stop;		   /* the keepalive thread must end (mqtt_lock) */
+	bool sync_ka_started;	   /* sync_ka runs */
+	pthread_t sync_ka;	   /* keepalive thread (mqtt_sync.c) */
+	pthread_mutex_t sync_call; /* held around every paho call on sync_client */
+	bool sync_call_init;
+
 	struct mqtt_rx *head, *tail;
 	size_t queued;
 
@@ -120,10 +130,24 @@ int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, si
 void mqtt_sanitise(char *s, bool dots);
 
 /* mqtt_publish.c */
+/* The topic of m into topic (size bytes); *keyprop: the key needs the "k" property. */
+int mqtt_topic_of(struct transport *t, const struct sc_msg *m, char *topic, size_t size,
+		  bool *keyprop, struct sc_error *err);
 int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err);
 int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err);
 /* Free the unconfirmed copies; after MQTTAsync_destroy only. */
 void mqtt_publish_close(struct mqtt_priv *p);
+
+/* mqtt_sync.c: publish-only QoS 0 handles on paho's synchronous client */
+/* Whether p (configured, filters built) takes the synchronous path. */
+bool mqtt_sync_eligible(const struct mqtt_priv *p);
+/* Create and connect; red: the broker URI without its password, for messages. */
+int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err);
+int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_msg *m, bool keyprop,
+		      struct sc_error *err);
+int mqtt_sync_flush(struct mqtt_priv *p);
+/* Disconnect (what was published is already in the socket) and destroy. */
+void mqtt_sync_close(struct mqtt_priv *p);
 
 /* mqtt_consume.c */
 int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m);

@@ -222,35 +222,51 @@ static void mqtt_window_wait(struct mqtt_priv *p)
 
 /* ---- publish / flush ----------------------------------------------------- */
 
-int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+int mqtt_topic_of(struct transport *t, const struct sc_msg *m, char *topic, size_t size,
+		  bool *keyprop, struct sc_error *err)
 {
 	struct mqtt_priv *p = t->priv;
-	char topic[MQTT_TOPIC_MAX], key[SC_KEY_MAX * 2];
-	bool keyprop = false;
-	struct mqtt_out *o;
-	size_t tlen, klen = 0;
-	int64_t end;
-	int n, rc;
+	char key[SC_KEY_MAX * 2];
+	int n;
 
+	*keyprop = false;
 	if (m->stream == SC_STREAM_EXTERNAL) {
 		if (!t->cfg.external_topic || !*t->cfg.external_topic)
 			return sc_error_set(err, SC_EINVAL,
 					    "mqtt: the external stream needs a topic");
-		n = snprintf(topic, sizeof(topic), "%s", t->cfg.external_topic);
+		n = snprintf(topic, size, "%s", t->cfg.external_topic);
 	} else {
-		n = mqtt_stream_topic(p, m->stream, topic, sizeof(topic));
+		n = mqtt_stream_topic(p, m->stream, topic, size);
 		if (n >= 0 && m->key) {
 			sc_strlcpy(key, m->key, sizeof(key));
 			mqtt_sanitise(key, false);
-			n = snprintf(topic + n, sizeof(topic) - (size_t)n, "/%s", key);
-			keyprop = strcmp(key, m->key) != 0;
+			n = snprintf(topic + n, size - (size_t)n, "/%s", key);
+			*keyprop = strcmp(key, m->key) != 0;
 		}
 	}
-	if (n < 0 || (size_t)n >= sizeof(topic) - 1 || (m->key && strlen(m->key) >= sizeof(key)))
+	if (n < 0 || (size_t)n >= size - 1 || (m->key && strlen(m->key) >= sizeof(key)))
 		return sc_error_set(err, SC_EINVAL, "mqtt: topic too long");
 	if (m->len > 268435455)
 		return sc_error_set(err, SC_ETOOBIG, "mqtt: message of %zu bytes is too large",
 				    m->len);
+	return 0;
+}
+
+int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+{
+	struct mqtt_priv *p = t->priv;
+	char topic[MQTT_TOPIC_MAX];
+	bool keyprop = false;
+	struct mqtt_out *o;
+	size_t tlen, klen = 0;
+	int64_t end;
+	int rc;
+
+	rc = mqtt_topic_of(t, m, topic, sizeof(topic), &keyprop, err);
+	if (rc)
+		return rc;
+	if (p->sync)
+		return mqtt_sync_publish(p, topic, m, keyprop, err);
 
 	/* the copy that a re-send needs: payload, topic, key */
 	tlen = strlen(topic);
@@ -336,6 +352,9 @@ int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	int64_t end = timeout_ms < 0 ? INT64_MAX : sc_mono_ns() + (int64_t)timeout_ms * 1000000;
 	uint64_t left, failed;
 	int rc = 0;
+
+	if (p->sync) /* its publish() returns once the message is in the socket */
+		return mqtt_sync_flush(p);
 
 	pthread_mutex_lock(&mqtt_lock);
 	mqtt_busy++;
