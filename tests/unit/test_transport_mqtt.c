@@ -18,33 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * Until the pipe backend and the signal handling are on this branch, weak
- * stand-ins let the library link; the real definitions win when present.
- */
-static int stub_open(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err)
-{
-	(void)t;
-	(void)cfg;
-	return sc_error_set(err, SC_ENOTSUP, "pipe: stub");
-}
-
-static void stub_close(struct transport *t)
-{
-	(void)t;
-}
-
-__attribute__((weak)) const struct transport_ops transport_pipe = {
-	.name = "pipe",
-	.open = stub_open,
-	.close = stub_close,
-};
-
-__attribute__((weak)) bool sc_stop_requested(void)
-{
-	return false;
-}
-
 #define URI	 "mqtt://127.0.0.1:1883"
 #define DRAIN_MS 15000
 #define EXTRA_MS 300
