@@ -415,6 +415,10 @@ def performance():
                 if c in ("series",) or (key and c in cols[:len(key)] and not c.endswith(("rate",))):
                     cells[-1] = vals[0]
             out.append("| " + " | ".join(cells) + " |")
+        if name == "exp-kafka-producers.csv":
+            out += ["", "Every producer keys its records by the host name (the default), so all of "
+                    "them write into one of the topic's partitions: this measures many clients "
+                    "on one partition leader."]
         if name == "exp-kafka-replication.csv":
             rate = {(r["brokers"], r["rf"]): med([x["rate"] for x in data
                                                   if (x["brokers"], x["rf"]) == (r["brokers"], r["rf"])])

@@ -6,7 +6,10 @@
 # 1 4 16 (BENCH_PRODUCERS overrides).
 #
 # N records in total, N/P per producer, each with its own --source-id; all
-# start together; rate = N / wall of the whole group; CPU summed.
+# start together; rate = N / wall of the whole group; CPU summed.  The
+# record key stays the default (the host name), so all producers write into
+# one partition of the topic: the contention of many clients on one
+# partition leader (exp-kafka-replication.sh spreads its keys).
 # CSV bench/results/exp-kafka-producers.csv, plot docs/img/exp-kafka-producers.png.
 . "$(dirname "$0")/lib.sh"
 bench_init exp-kafka-producers
@@ -21,23 +24,11 @@ HEADER="$BENCH_META_HEADER,exp,series,pair,producers,partitions,count,delivered,
 kadmin() { "$PY" "$BENCH_DIR/kadmin.py" "$KAFKA_BOOTSTRAP" "$@"; }
 
 cell() {
-	local np=$1 pair=$2 ns i pids=() cpu=0 t0 t1 wall got
+	local np=$1 pair=$2 ns cpu wall got
 	ns=$(bench_uniq bench-kprod)
 	kadmin create "$ns.raw.cpu" "$BENCH_PARTITIONS" || bench_die "cannot create topic"
-	t0=$(date +%s.%N)
-	for ((i = 0; i < np; i++)); do
-		bench_time_bg "g$i" "$SC" generate --transport=kafka --broker="kafka://$KAFKA_BOOTSTRAP" \
-			--namespace="$ns" --source=cpu --source-id="gen-$i" --rate=0 --count=$((N / np)) \
-			--stats=/dev/null --progress=never
-		pids+=("$BG_PID")
-	done
-	wait "${pids[@]}"
-	t1=$(date +%s.%N)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	for ((i = 0; i < np; i++)); do
-		bench_time_read "g$i"
-		cpu=$(awk -v a="$cpu" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print a + u + s }')
-	done
+	bench_producers "$np" "$N" "$KAFKA_BOOTSTRAP" "$ns" gen host
+	wall=$GROUP_WALL cpu=$GROUP_CPU
 	got=$(kadmin count "$ns.raw.cpu")
 	kadmin delete "$ns.raw.cpu" 2>/dev/null
 	local rate

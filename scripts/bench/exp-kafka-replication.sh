@@ -42,25 +42,13 @@ if ! "$BROKERS" status kafka-cluster >/dev/null 2>&1; then
 fi
 
 cell() { # brokers rf pair
-	local nb=$1 rf=$2 pair=$3 bs=$KAFKA_BOOTSTRAP isr=1 ns i pids=() cpu=0 t0 t1 wall got used rate
+	local nb=$1 rf=$2 pair=$3 bs=$KAFKA_BOOTSTRAP isr=1 ns cpu wall got used rate
 	[ "$nb" = 3 ] && bs=$KAFKA_CLUSTER_BOOTSTRAP
 	[ "$rf" = 3 ] && isr=2
 	ns=$(bench_uniq bench-krepl)
 	kadmin "$bs" create "$ns.raw.cpu" "$PARTS" "$rf" "$isr" || bench_die "cannot create topic on $bs"
-	t0=$(date +%s.%N)
-	for ((i = 0; i < P; i++)); do
-		bench_time_bg "g$i" "$SC" generate --transport=kafka --broker="kafka://$bs" \
-			--namespace="$ns" --source=cpu --source-id="repl-$i" --device-id="repl-$i" --rate=0 --count=$((N / P)) \
-			--stats=/dev/null --progress=never
-		pids+=("$BG_PID")
-	done
-	wait "${pids[@]}"
-	t1=$(date +%s.%N)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	for ((i = 0; i < P; i++)); do
-		bench_time_read "g$i"
-		cpu=$(awk -v a="$cpu" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print a + u + s }')
-	done
+	bench_producers "$P" "$N" "$bs" "$ns" repl own
+	wall=$GROUP_WALL cpu=$GROUP_CPU
 	got=$(kadmin "$bs" count "$ns.raw.cpu")
 	used=$(kadmin "$bs" parts "$ns.raw.cpu")
 	kadmin "$bs" delete "$ns.raw.cpu" 2>/dev/null

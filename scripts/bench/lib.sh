@@ -149,6 +149,33 @@ bench_time_bg() {
 	BG_PID=$!
 }
 
+# bench_producers P N BOOTSTRAP NS ID KEYS: P `streamctl generate
+# --transport=kafka --source=cpu --rate=0` at once into namespace NS, N/P
+# records each, source ids ID-0 .. ID-(P-1); KEYS=own gives each its own
+# record key (--device-id, the same as its source id), KEYS=host leaves the
+# default (the host name: every record in one partition).  Sets GROUP_WALL
+# (s, first start to last exit) and GROUP_CPU (s, user+sys summed).
+bench_producers() {
+	local np=$1 n=$2 bs=$3 ns=$4 id=$5 keys=$6 i t0 t1 pids=() key=()
+	GROUP_CPU=0
+	t0=$(date +%s.%N)
+	for ((i = 0; i < np; i++)); do
+		key=()
+		[ "$keys" = own ] && key=(--device-id="$id-$i")
+		bench_time_bg "g$i" "$SC" generate --transport=kafka --broker="kafka://$bs" \
+			--namespace="$ns" --source=cpu --source-id="$id-$i" "${key[@]}" --rate=0 \
+			--count=$((n / np)) --stats=/dev/null --progress=never
+		pids+=("$BG_PID")
+	done
+	wait "${pids[@]}"
+	t1=$(date +%s.%N)
+	GROUP_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	for ((i = 0; i < np; i++)); do
+		bench_time_read "g$i"
+		GROUP_CPU=$(awk -v a="$GROUP_CPU" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print a + u + s }')
+	done
+}
+
 bench_time_read() {
 	T_WALL=0 T_USER=0 T_SYS=0 T_RSS=0
 	read -r T_WALL T_USER T_SYS T_RSS < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$BENCH_TMP/time-$1" | tail -n 1)
