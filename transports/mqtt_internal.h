@@ -130,6 +130,8 @@ int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, si
 void mqtt_sanitise(char *s, bool dots);
 
 /* mqtt_publish.c */
+/* Add the original key as the "k" user property (MQTT_KEY_PROP) to props: 0 or -1. */
+int mqtt_key_prop(MQTTProperties *props, const char *key);
 /* The topic of m into topic (size bytes); *keyprop: the key needs the "k" property. */
 int mqtt_topic_of(struct transport *t, const struct sc_msg *m, char *topic, size_t size,
 		  bool *keyprop, struct sc_error *err);

@@ -152,16 +152,8 @@ static int out_send(struct mqtt_priv *p, struct mqtt_out *o)
 	MQTTAsync_callOptions co = MQTTAsync_callOptions_initializer;
 	int rc;
 
-	if (o->key) {
-		MQTTProperty prop = {0};
-		prop.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
-		prop.value.data.data = (char *)MQTT_KEY_PROP;
-		prop.value.data.len = 1;
-		prop.value.value.data = (char *)o->key;
-		prop.value.value.len = (int)strlen(o->key);
-		if (MQTTProperties_add(&msg.properties, &prop))
-			return MQTTASYNC_FAILURE;
-	}
+	if (o->key && mqtt_key_prop(&msg.properties, o->key))
+		return MQTTASYNC_FAILURE;
 	msg.payload = o->data;
 	msg.payloadlen = (int)o->len;
 	msg.qos = p->qos;
@@ -221,6 +213,18 @@ static void mqtt_window_wait(struct mqtt_priv *p)
 }
 
 /* ---- publish / flush ----------------------------------------------------- */
+
+int mqtt_key_prop(MQTTProperties *props, const char *key)
+{
+	MQTTProperty prop = {0};
+
+	prop.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
+	prop.value.data.data = (char *)MQTT_KEY_PROP;
+	prop.value.data.len = 1;
+	prop.value.value.data = (char *)key;
+	prop.value.value.len = (int)strlen(key);
+	return MQTTProperties_add(props, &prop) ? -1 : 0;
+}
 
 int mqtt_topic_of(struct transport *t, const struct sc_msg *m, char *topic, size_t size,
 		  bool *keyprop, struct sc_error *err)

@@ -235,16 +235,8 @@ int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_ms
 	int attempt = 0, rc;
 	char why[256];
 
-	if (keyprop) {
-		MQTTProperty prop = {0};
-		prop.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
-		prop.value.data.data = (char *)MQTT_KEY_PROP;
-		prop.value.data.len = 1;
-		prop.value.value.data = (char *)m->key;
-		prop.value.value.len = (int)strlen(m->key);
-		if (MQTTProperties_add(&msg.properties, &prop))
-			return sc_error_set(err, SC_ENOMEM, "mqtt: out of memory");
-	}
+	if (keyprop && mqtt_key_prop(&msg.properties, m->key))
+		return sc_error_set(err, SC_ENOMEM, "mqtt: out of memory");
 	msg.payload = (void *)m->payload;
 	msg.payloadlen = (int)m->len;
 	msg.qos = 0;
