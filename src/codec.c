@@ -133,3 +133,30 @@ bool codec_utf8_valid(const char *str, size_t n)
 	}
 	return true;
 }
+
+/* ---- the decoders' schema (codec_internal.h) ------------------------------ */
+
+#define KEY(s)                             \
+	{                                  \
+		s, (uint32_t)sizeof(s) - 1 \
+	}
+
+const struct codec_key codec_env_keys[E__N] = {
+	KEY("v"),	 KEY("kind"),	     KEY("source"),  KEY("key"),	  KEY("seq"),
+	KEY("event_ns"), KEY("intended_ns"), KEY("sent_ns"), KEY("processed_ns"), KEY("body")};
+const struct codec_key codec_cpu_keys[C__N] = {KEY("ncores"), KEY("total"), KEY("cores")};
+const struct codec_key codec_sensor_keys[S__N] = {KEY("messageId"), KEY("sessionId"),
+						  KEY("deviceId"), KEY("payload")};
+const struct codec_key codec_reading_keys[R__N] = {KEY("name"), KEY("time"), KEY("values"),
+						   KEY("accuracy")};
+const struct codec_key codec_stats_keys[T__N] = {
+	KEY("ncores"),	    KEY("total"),  KEY("mean_cores"), KEY("rolling_mean"),
+	KEY("rolling_std"), KEY("zscore"), KEY("anomaly"),    KEY("window")};
+const struct codec_key codec_features_keys[X__N] = {
+	KEY("messageId"),	KEY("sessionId"),      KEY("deviceId"),
+	KEY("window_start_ns"), KEY("window_end_ns"),  KEY("nreadings"),
+	KEY("activity"),	KEY("activity_score"), KEY("features")};
+const struct codec_key codec_feature_keys[F__N] = {
+	KEY("sensor"), KEY("field"), KEY("count"), KEY("mean"), KEY("std"), KEY("min"), KEY("max")};
+const struct codec_key codec_dead_keys[D__N] = {KEY("reason"), KEY("origin"), KEY("stage"),
+						KEY("payload")};

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sc_error;
 
@@ -29,5 +30,50 @@ int codec_field_error(struct sc_error *err, const struct codec_path *p, const ch
 
 /* True when s[0..n) is valid UTF-8 without NUL bytes. */
 bool codec_utf8_valid(const char *s, size_t n);
+
+/*
+ * The schema both decoders look keys up in: per map, an index per known key
+ * (X__N of them) and the keys in that order, so the JSON and MessagePack
+ * decoders cannot drift apart in what they accept.  Defined in codec.c.
+ */
+struct codec_key {
+	const char *name;
+	uint32_t len;
+};
+
+/* envelope */
+enum {
+	E_V,
+	E_KIND,
+	E_SOURCE,
+	E_KEY,
+	E_SEQ,
+	E_EVENT,
+	E_INTENDED,
+	E_SENT,
+	E_PROCESSED,
+	E_BODY,
+	E__N
+};
+extern const struct codec_key codec_env_keys[E__N];
+/* cpu sample body */
+enum { C_NCORES, C_TOTAL, C_CORES, C__N };
+extern const struct codec_key codec_cpu_keys[C__N];
+/* sensor push body (also the Sensor Logger app's own body) and one reading of it */
+enum { S_MSGID, S_SESSION, S_DEVICE, S_PAYLOAD, S__N };
+extern const struct codec_key codec_sensor_keys[S__N];
+enum { R_NAME, R_TIME, R_VALUES, R_ACCURACY, R__N };
+extern const struct codec_key codec_reading_keys[R__N];
+/* cpu stats body */
+enum { T_NCORES, T_TOTAL, T_MEAN, T_RMEAN, T_RSTD, T_Z, T_ANOMALY, T_WINDOW, T__N };
+extern const struct codec_key codec_stats_keys[T__N];
+/* sensor features body and one feature of it */
+enum { X_MSGID, X_SESSION, X_DEVICE, X_WSTART, X_WEND, X_NREAD, X_ACT, X_SCORE, X_FEATURES, X__N };
+extern const struct codec_key codec_features_keys[X__N];
+enum { F_SENSOR, F_FIELD, F_COUNT, F_MEAN, F_STD, F_MIN, F_MAX, F__N };
+extern const struct codec_key codec_feature_keys[F__N];
+/* dead-letter body */
+enum { D_REASON, D_ORIGIN, D_STAGE, D_PAYLOAD, D__N };
+extern const struct codec_key codec_dead_keys[D__N];
 
 #endif /* SC_CODEC_INTERNAL_H */

@@ -546,16 +546,6 @@ static int j_base64(const struct jval *v, const struct codec_path *p, const char
 
 /* ---- object scanning --------------------------------------------------------- */
 
-struct keydef {
-	const char *name;
-	size_t len;
-};
-
-#define KEY(s)                   \
-	{                        \
-		s, sizeof(s) - 1 \
-	}
-
 /*
  * A nested container (object or array) found at slot i, scanner on its
  * opener: decode it in place or js_skip it.  0 or a fatal error; a
@@ -571,7 +561,7 @@ typedef int (*nested_fn)(struct jscan *s, int i, struct jval *v, void *ctx);
  * matched on their decoded bytes).  0 when the
  * object closed, or a fatal error.
  */
-static int scan_object(struct jscan *s, const struct keydef *defs, int ndefs, struct jval *slots,
+static int scan_object(struct jscan *s, const struct codec_key *defs, int ndefs, struct jval *slots,
 		       nested_fn fn, void *ctx)
 {
 	struct jkeyset ks;
@@ -617,9 +607,6 @@ static int nomem(struct jscan *s)
 /* ---- decode bodies --------------------------------------------------------- */
 
 /* Reading: name, time, values{...}, accuracy? */
-enum { R_NAME, R_TIME, R_VALUES, R_ACCURACY, R__N };
-static const struct keydef reading_keys[] = {KEY("name"), KEY("time"), KEY("values"),
-					     KEY("accuracy")};
 
 enum vbad { VBAD_NONE, VBAD_NAME, VBAD_NUMBER };
 
@@ -690,7 +677,7 @@ static int dec_reading(struct jscan *s, const struct codec_path *p, struct sc_se
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, reading_keys, R__N, sl, dec_values, &c)))
+	if ((rc = scan_object(s, codec_reading_keys, R__N, sl, dec_values, &c)))
 		return rc;
 	if ((rc = j_str(&sl[R_NAME], p, "name", rd->name, sizeof(rd->name), err)) ||
 	    (rc = j_i64(&sl[R_TIME], p, "time", &rd->time_ns, err)))
@@ -721,9 +708,6 @@ static int dec_reading(struct jscan *s, const struct codec_path *p, struct sc_se
 }
 
 /* Sensor push body: messageId, sessionId, deviceId, payload[...] */
-enum { S_MSGID, S_SESSION, S_DEVICE, S_PAYLOAD, S__N };
-static const struct keydef sensor_keys[] = {KEY("messageId"), KEY("sessionId"), KEY("deviceId"),
-					    KEY("payload")};
 
 static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_feature *ft,
 		       struct sc_error *err);
@@ -803,7 +787,7 @@ static int dec_sensor(struct jscan *s, const char *codec, const char *base,
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, sensor_keys, S__N, sl, dec_list, &c)))
+	if ((rc = scan_object(s, codec_sensor_keys, S__N, sl, dec_list, &c)))
 		return rc;
 	if ((rc = j_i64(&sl[S_MSGID], &p, "messageId", &b->message_id, err)) ||
 	    (rc = j_str(&sl[S_SESSION], &p, "sessionId", b->session_id, sizeof(b->session_id),
@@ -823,8 +807,6 @@ static int dec_sensor(struct jscan *s, const char *codec, const char *base,
 }
 
 /* Cpu sample: ncores, total, cores[...] */
-enum { C_NCORES, C_TOTAL, C_CORES, C__N };
-static const struct keydef cpu_keys[] = {KEY("ncores"), KEY("total"), KEY("cores")};
 
 struct cpu_ctx {
 	struct sc_cpu_sample *c;
@@ -869,7 +851,7 @@ static int dec_cpu(struct jscan *s, struct sc_cpu_sample *cs, struct sc_error *e
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, cpu_keys, C__N, sl, dec_cores, &c)))
+	if ((rc = scan_object(s, codec_cpu_keys, C__N, sl, dec_cores, &c)))
 		return rc;
 	if ((rc = j_u32(&sl[C_NCORES], &p, "ncores", &cs->ncores, err)))
 		return rc;
@@ -893,10 +875,6 @@ static int dec_cpu(struct jscan *s, struct sc_cpu_sample *cs, struct sc_error *e
 }
 
 /* Cpu stats: scalars only. */
-enum { T_NCORES, T_TOTAL, T_MEAN, T_RMEAN, T_RSTD, T_Z, T_ANOMALY, T_WINDOW, T__N };
-static const struct keydef stats_keys[] = {
-	KEY("ncores"),	    KEY("total"),  KEY("mean_cores"), KEY("rolling_mean"),
-	KEY("rolling_std"), KEY("zscore"), KEY("anomaly"),    KEY("window")};
 
 static int dec_cpu_stats(struct jscan *s, struct sc_cpu_stats *st, struct sc_error *err)
 {
@@ -905,7 +883,7 @@ static int dec_cpu_stats(struct jscan *s, struct sc_cpu_stats *st, struct sc_err
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, stats_keys, T__N, sl, NULL, NULL)))
+	if ((rc = scan_object(s, codec_stats_keys, T__N, sl, NULL, NULL)))
 		return rc;
 	if ((rc = j_u32(&sl[T_NCORES], &p, "ncores", &st->ncores, err)) ||
 	    (rc = j_dbl(&sl[T_TOTAL], &p, "total", &st->total, err)) ||
@@ -920,9 +898,6 @@ static int dec_cpu_stats(struct jscan *s, struct sc_cpu_stats *st, struct sc_err
 }
 
 /* One feature: scalars only. */
-enum { F_SENSOR, F_FIELD, F_COUNT, F_MEAN, F_STD, F_MIN, F_MAX, F__N };
-static const struct keydef feature_keys[] = {KEY("sensor"), KEY("field"), KEY("count"), KEY("mean"),
-					     KEY("std"),    KEY("min"),	  KEY("max")};
 
 static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_feature *ft,
 		       struct sc_error *err)
@@ -931,7 +906,7 @@ static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_fe
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, feature_keys, F__N, sl, NULL, NULL)))
+	if ((rc = scan_object(s, codec_feature_keys, F__N, sl, NULL, NULL)))
 		return rc;
 	if ((rc = j_str(&sl[F_SENSOR], p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
 	    (rc = j_str(&sl[F_FIELD], p, "field", ft->field, sizeof(ft->field), err)) ||
@@ -945,11 +920,6 @@ static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_fe
 }
 
 /* Sensor features: scalars and features[...] */
-enum { X_MSGID, X_SESSION, X_DEVICE, X_WSTART, X_WEND, X_NREAD, X_ACT, X_SCORE, X_FEATURES, X__N };
-static const struct keydef features_keys[] = {
-	KEY("messageId"),	KEY("sessionId"),      KEY("deviceId"),
-	KEY("window_start_ns"), KEY("window_end_ns"),  KEY("nreadings"),
-	KEY("activity"),	KEY("activity_score"), KEY("features")};
 
 static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc_error *err)
 {
@@ -962,7 +932,7 @@ static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, features_keys, X__N, sl, dec_list, &c)))
+	if ((rc = scan_object(s, codec_features_keys, X__N, sl, dec_list, &c)))
 		return rc;
 	if ((rc = j_i64(&sl[X_MSGID], &p, "messageId", &f->message_id, err)) ||
 	    (rc = j_str(&sl[X_SESSION], &p, "sessionId", f->session_id, sizeof(f->session_id),
@@ -987,9 +957,6 @@ static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc
 }
 
 /* Dead letter: scalars only. */
-enum { D_REASON, D_ORIGIN, D_STAGE, D_PAYLOAD, D__N };
-static const struct keydef dead_keys[] = {KEY("reason"), KEY("origin"), KEY("stage"),
-					  KEY("payload")};
 
 static int dec_dead(struct jscan *s, struct sc_deadletter *d, struct sc_error *err)
 {
@@ -998,7 +965,7 @@ static int dec_dead(struct jscan *s, struct sc_deadletter *d, struct sc_error *e
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, dead_keys, D__N, sl, NULL, NULL)))
+	if ((rc = scan_object(s, codec_dead_keys, D__N, sl, NULL, NULL)))
 		return rc;
 	if ((rc = j_str(&sl[D_REASON], &p, "reason", d->reason, sizeof(d->reason), err)) ||
 	    (rc = j_str(&sl[D_ORIGIN], &p, "origin", d->origin, sizeof(d->origin), err)) ||
@@ -1021,23 +988,6 @@ static int dec_body(struct jscan *s, enum sc_kind k, struct sc_record *r, struct
 	default: return dec_dead(s, &r->u.dead, err);
 	}
 }
-
-enum {
-	E_V,
-	E_KIND,
-	E_SOURCE,
-	E_KEY,
-	E_SEQ,
-	E_EVENT,
-	E_INTENDED,
-	E_SENT,
-	E_PROCESSED,
-	E_BODY,
-	E__N
-};
-static const struct keydef env_keys[] = {
-	KEY("v"),	 KEY("kind"),	     KEY("source"),  KEY("key"),	  KEY("seq"),
-	KEY("event_ns"), KEY("intended_ns"), KEY("sent_ns"), KEY("processed_ns"), KEY("body")};
 
 /* The kind named by v, or SC_KIND_NONE. */
 static enum sc_kind jv_kind(const struct jval *v)
@@ -1085,7 +1035,7 @@ static int dec_envelope(struct jscan *s, struct sc_record *r, struct sc_error *e
 	int rc;
 
 	memset(sl, 0, sizeof(sl));
-	if ((rc = scan_object(s, env_keys, E__N, sl, dec_body_here, &c)))
+	if ((rc = scan_object(s, codec_env_keys, E__N, sl, dec_body_here, &c)))
 		return rc;
 	if ((rc = j_i64(&sl[E_V], &p, "v", &ver, err)))
 		return rc;

@@ -674,24 +674,13 @@ static int kept_report(const struct kept *k, struct sc_error *err)
 
 /* ---- map scanning ---------------------------------------------------------------- */
 
-struct keydef {
-	const char *name;
-	uint32_t len;
-};
-
-#define KEY(s)                             \
-	{                                  \
-		s, (uint32_t)sizeof(s) - 1 \
-	}
-#define NKEYS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static inline bool key_is(const struct mval *k, const struct keydef *d)
+static inline bool key_is(const struct mval *k, const struct codec_key *d)
 {
 	return k->n == d->len && memcmp(k->v.s, d->name, d->len) == 0;
 }
 
 /* The index of key k in defs, or ndefs; the key written j-th is tried first. */
-static inline int key_find(const struct mval *k, const struct keydef *defs, int ndefs, int j)
+static inline int key_find(const struct mval *k, const struct codec_key *defs, int ndefs, int j)
 {
 	if (j < ndefs && key_is(k, &defs[j]))
 		return j;
@@ -715,7 +704,7 @@ typedef int (*nested_fn)(struct mscan *s, int i, struct mval *v, void *ctx);
  * twice is kept in ke (reported before the fields, as it concerns the whole
  * map).  0, or a fatal error.
  */
-static int scan_map(struct mscan *s, const struct mval *m, const struct keydef *defs, int ndefs,
+static int scan_map(struct mscan *s, const struct mval *m, const struct codec_key *defs, int ndefs,
 		    struct mval *slots, nested_fn fn, void *ctx, const struct codec_path *p,
 		    struct kept *ke)
 {
@@ -759,9 +748,6 @@ static int scan_map(struct mscan *s, const struct mval *m, const struct keydef *
 /* ---- decode bodies --------------------------------------------------------------- */
 
 /* Reading: name, time, values{...}, accuracy? */
-enum { R_NAME, R_TIME, R_VALUES, R_ACCURACY, R__N };
-static const struct keydef reading_keys[] = {KEY("name"), KEY("time"), KEY("values"),
-					     KEY("accuracy")};
 
 struct reading_ctx {
 	struct sc_sensor_reading *rd;
@@ -844,7 +830,7 @@ static int dec_reading(struct mscan *s, const struct mval *m, const struct codec
 	c.rd = rd;
 	c.p = p;
 	c.bad.rc = 0;
-	if ((rc = scan_map(s, m, reading_keys, R__N, sl, dec_values, &c, p, &ke)))
+	if ((rc = scan_map(s, m, codec_reading_keys, R__N, sl, dec_values, &c, p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -867,9 +853,6 @@ static int dec_reading(struct mscan *s, const struct mval *m, const struct codec
 }
 
 /* Sensor push body: messageId, sessionId, deviceId, payload[...] */
-enum { S_MSGID, S_SESSION, S_DEVICE, S_PAYLOAD, S__N };
-static const struct keydef sensor_keys[] = {KEY("messageId"), KEY("sessionId"), KEY("deviceId"),
-					    KEY("payload")};
 
 struct list_ctx {
 	void *body;    /* struct sc_sensor_batch or struct sc_sensor_features */
@@ -944,7 +927,7 @@ static int dec_sensor(struct mscan *s, const struct mval *m, struct sc_sensor_ba
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, sensor_keys, S__N, sl, dec_list, &c, &p, &ke)))
+	if ((rc = scan_map(s, m, codec_sensor_keys, S__N, sl, dec_list, &c, &p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -961,8 +944,6 @@ static int dec_sensor(struct mscan *s, const struct mval *m, struct sc_sensor_ba
 }
 
 /* Cpu sample: ncores, total, cores[...] */
-enum { C_NCORES, C_TOTAL, C_CORES, C__N };
-static const struct keydef cpu_keys[] = {KEY("ncores"), KEY("total"), KEY("cores")};
 
 struct cpu_ctx {
 	struct sc_cpu_sample *c;
@@ -1007,7 +988,7 @@ static int dec_cpu(struct mscan *s, const struct mval *m, struct sc_cpu_sample *
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, cpu_keys, C__N, sl, dec_cores, &c, &p, &ke)))
+	if ((rc = scan_map(s, m, codec_cpu_keys, C__N, sl, dec_cores, &c, &p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -1030,10 +1011,6 @@ static int dec_cpu(struct mscan *s, const struct mval *m, struct sc_cpu_sample *
 }
 
 /* Cpu stats: scalars only. */
-enum { T_NCORES, T_TOTAL, T_MEAN, T_RMEAN, T_RSTD, T_Z, T_ANOMALY, T_WINDOW, T__N };
-static const struct keydef stats_keys[] = {
-	KEY("ncores"),	    KEY("total"),  KEY("mean_cores"), KEY("rolling_mean"),
-	KEY("rolling_std"), KEY("zscore"), KEY("anomaly"),    KEY("window")};
 
 static int dec_cpu_stats(struct mscan *s, const struct mval *m, struct sc_cpu_stats *st,
 			 struct sc_error *err)
@@ -1045,7 +1022,7 @@ static int dec_cpu_stats(struct mscan *s, const struct mval *m, struct sc_cpu_st
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, stats_keys, T__N, sl, NULL, NULL, &p, &ke)))
+	if ((rc = scan_map(s, m, codec_stats_keys, T__N, sl, NULL, NULL, &p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -1062,9 +1039,6 @@ static int dec_cpu_stats(struct mscan *s, const struct mval *m, struct sc_cpu_st
 }
 
 /* One feature: scalars only. */
-enum { F_SENSOR, F_FIELD, F_COUNT, F_MEAN, F_STD, F_MIN, F_MAX, F__N };
-static const struct keydef feature_keys[] = {KEY("sensor"), KEY("field"), KEY("count"), KEY("mean"),
-					     KEY("std"),    KEY("min"),	  KEY("max")};
 
 static int dec_feature(struct mscan *s, const struct mval *m, const struct codec_path *p,
 		       struct sc_feature *ft, struct sc_error *err)
@@ -1075,7 +1049,7 @@ static int dec_feature(struct mscan *s, const struct mval *m, const struct codec
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, feature_keys, F__N, sl, NULL, NULL, p, &ke)))
+	if ((rc = scan_map(s, m, codec_feature_keys, F__N, sl, NULL, NULL, p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -1091,11 +1065,6 @@ static int dec_feature(struct mscan *s, const struct mval *m, const struct codec
 }
 
 /* Sensor features: scalars and features[...] */
-enum { X_MSGID, X_SESSION, X_DEVICE, X_WSTART, X_WEND, X_NREAD, X_ACT, X_SCORE, X_FEATURES, X__N };
-static const struct keydef features_keys[] = {
-	KEY("messageId"),	KEY("sessionId"),      KEY("deviceId"),
-	KEY("window_start_ns"), KEY("window_end_ns"),  KEY("nreadings"),
-	KEY("activity"),	KEY("activity_score"), KEY("features")};
 
 static int dec_features(struct mscan *s, const struct mval *m, struct sc_sensor_features *ff,
 			struct sc_error *err)
@@ -1109,7 +1078,7 @@ static int dec_features(struct mscan *s, const struct mval *m, struct sc_sensor_
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, features_keys, X__N, sl, dec_list, &c, &p, &ke)))
+	if ((rc = scan_map(s, m, codec_features_keys, X__N, sl, dec_list, &c, &p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -1132,9 +1101,6 @@ static int dec_features(struct mscan *s, const struct mval *m, struct sc_sensor_
 }
 
 /* Dead letter: scalars only. */
-enum { D_REASON, D_ORIGIN, D_STAGE, D_PAYLOAD, D__N };
-static const struct keydef dead_keys[] = {KEY("reason"), KEY("origin"), KEY("stage"),
-					  KEY("payload")};
 
 static int dec_dead(struct mscan *s, const struct mval *m, struct sc_deadletter *d,
 		    struct sc_error *err)
@@ -1147,7 +1113,7 @@ static int dec_dead(struct mscan *s, const struct mval *m, struct sc_deadletter 
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, dead_keys, D__N, sl, NULL, NULL, &p, &ke)))
+	if ((rc = scan_map(s, m, codec_dead_keys, D__N, sl, NULL, NULL, &p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
@@ -1184,23 +1150,6 @@ static int dec_body(struct mscan *s, const struct mval *m, enum sc_kind k, struc
 	default: return dec_dead(s, m, &r->u.dead, err);
 	}
 }
-
-enum {
-	E_V,
-	E_KIND,
-	E_SOURCE,
-	E_KEY,
-	E_SEQ,
-	E_EVENT,
-	E_INTENDED,
-	E_SENT,
-	E_PROCESSED,
-	E_BODY,
-	E__N
-};
-static const struct keydef env_keys[] = {
-	KEY("v"),	 KEY("kind"),	     KEY("source"),  KEY("key"),	  KEY("seq"),
-	KEY("event_ns"), KEY("intended_ns"), KEY("sent_ns"), KEY("processed_ns"), KEY("body")};
 
 /* The kind named by v, or SC_KIND_NONE. */
 static enum sc_kind mv_kind(const struct mval *v)
@@ -1252,7 +1201,7 @@ static int dec_envelope(struct mscan *s, const struct mval *m, struct sc_record 
 
 	memset(sl, 0, sizeof(sl));
 	ke.rc = 0;
-	if ((rc = scan_map(s, m, env_keys, E__N, sl, dec_body_here, &c, &p, &ke)))
+	if ((rc = scan_map(s, m, codec_env_keys, E__N, sl, dec_body_here, &c, &p, &ke)))
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
