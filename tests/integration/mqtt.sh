@@ -27,7 +27,7 @@ stored=$(rows_total "$db")
 sleep 2
 start_sink "$db" --client-id="$NS-sink"
 check "mqtt restart: generators finish" wait_gens
-if wait_rows "$db" 2000 "$TIMEOUT"; then ok "mqtt restart: the restarted sink got what was published while it was away ($stored rows before)"; else not_ok "mqtt restart: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
+if wait_rows "$db" 2000 "$TIMEOUT" 2; then ok "mqtt restart: the restarted sink got what was published while it was away ($stored rows before)"; else not_ok "mqtt restart: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 check "mqtt restart: processor and sink drain" stop_all
 check_verify "mqtt restart: verify --expect=2000 is clean" "$db" 2000
 
@@ -64,7 +64,7 @@ check "mqtt kill: the SIGKILLed sink left uncommitted records in its journal ($h
 wait "$locker"
 start_sink "$db" --client-id="$NS-sink" -X journal="$jnl"
 check "mqtt kill: generators finish" wait_gens
-if wait_rows "$db" 2000 "$TIMEOUT"; then ok "mqtt kill: the restarted sink replayed its journal and stored everything"; else not_ok "mqtt kill: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
+if wait_rows "$db" 2000 "$TIMEOUT" 2; then ok "mqtt kill: the restarted sink replayed its journal and stored everything"; else not_ok "mqtt kill: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 check "mqtt kill: processor and sink drain" stop_all
 check_verify "mqtt kill: verify --expect=2000 is clean" "$db" 2000
 check "mqtt kill: nothing pending, the sink's journal is removed" test ! -e "$jnl/$NS-sink.journal"
@@ -79,7 +79,7 @@ sleep "$READY_WAIT"
 start_gen cpu 1500 --rate=300 --source-id=cpu-s
 start_gen sensor 1500 --rate=300 --source-id=sensor-s
 check "mqtt share: generators finish" wait_gens
-if wait_rows "$db" 1500 "$TIMEOUT"; then ok "mqtt share: every record stored"; else not_ok "mqtt share: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
+if wait_rows "$db" 1500 "$TIMEOUT" 2; then ok "mqtt share: every record stored"; else not_ok "mqtt share: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 check "mqtt share: processors and sink drain" stop_all
 for p in a b; do
 	n=$(stat_final "$WORK/process-$p.stats" in)
