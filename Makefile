@@ -6,6 +6,7 @@
 #   make check        the tests only (assumes setup was done and brokers can start)
 #   make unit         Criterion unit tests only
 #   make asan         build and run the unit and pipe tests under ASan/UBSan
+#   make compare      compare the transports like for like (under an hour; REPORT section 4)
 #   make demo         run the pipeline for a bounded time (TRANSPORT=pipe|kafka|amqp|mqtt)
 #   make format       reformat; make format-check fails on unformatted files
 #   make clean
@@ -182,4 +183,18 @@ bench: $(BIN) bench-bin
 # A smoke profile with small counts (< 3 minutes), for CI.
 bench-quick: $(BIN) bench-bin
 	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh quick
+
+# The transports compared like for like (issue 15): latency against offered
+# load, saturation, cost per record, crashes, the sensor workload and plain
+# Python pipelines as the reference; CSVs in bench/results/compare*.csv,
+# tables in bench/results/compare.md, figures docs/img/compare-*.png.
+# `compare` takes under an hour on a quiet machine; `compare-quick` (seconds
+# per cell, results in bench/results/quick) runs in make test.
+.PHONY: compare compare-quick compare-render
+compare: $(BIN)
+	@STREAMCTL=$(abspath $(BIN)) scripts/bench/compare.sh full
+compare-quick: $(BIN)
+	@STREAMCTL=$(abspath $(BIN)) scripts/bench/compare.sh quick
+compare-render:
+	@COMPARE_RENDER_ONLY=1 scripts/bench/compare.sh full
 FORMAT_FILES += $(wildcard tests/bench/*.[ch])

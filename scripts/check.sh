@@ -46,6 +46,8 @@ bq_p=0 bq_f=0
 if [ "${CHECK_BENCH_QUICK:-0}" = 1 ]; then
 	make --no-print-directory bench-quick 2>&1 | tee "$log"
 	if [ "${PIPESTATUS[0]}" -eq 0 ] && grep -q ', 0 skipped, 0 failed' "$log"; then bq_p=1; else bq_f=1; rc=1; fi
+	# the transport comparison (make compare) in seconds per cell
+	if make --no-print-directory compare-quick; then bq_p=$((bq_p + 1)); else bq_f=$((bq_f + 1)); rc=1; fi
 fi
 
 pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + san_p + fz_p + bq_p))
