@@ -115,8 +115,8 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
 
 # Pictures made from sources in docs/ (needs graphviz).
-docs: docs/img/architecture.png
-docs/img/architecture.png: docs/architecture.dot
+docs: docs/img/architecture.png docs/img/architecture-amqp.png docs/img/architecture-mqtt.png
+docs/img/%.png: docs/%.dot
 	dot -Tpng -Gdpi=110 $< -o $@
 .PHONY: docs
 
