@@ -44,9 +44,13 @@ amqp   durable topic exchange NS, durable queues NS.raw.cpu / NS.processed.cpu
        confirm before the next publish (one round trip plus a disk sync per
        message: far below 1000/s), so this uses pika's SelectConnection, its
        ioloop in a thread, with a window of at most 1000 unconfirmed messages
-       (gen); proc basic_acks (multiple) an input once the outputs of it and of
-       every earlier input are confirmed (prefetch 100); sink basic_acks
-       (multiple) after its COMMIT (prefetch 1000).  A Nack is an error.
+       (gen); the main thread hands each record (gen) or each polled batch
+       (proc) to the ioloop in one add_callback_threadsafe, and sent_ns /
+       processed_ns are stamped in the ioloop thread just before basic_publish.
+       proc basic_acks (multiple) an input once the outputs of it and of every
+       earlier input are confirmed (prefetch 500, streamctl's default); sink
+       basic_acks (multiple) after its COMMIT (prefetch 1000, above its batch
+       of 500).  A Nack is an error.
 mqtt   topics NS/raw/cpu, NS/processed/cpu at --qos (default 1), paho loop_start;
        gen has a clean session and waits at the end until every publish is
        complete; proc and sink use a persistent session (clean_session=False,
@@ -60,6 +64,7 @@ import json
 import math
 import os
 import queue
+import resource
 import socket
 import sqlite3
 import sys
@@ -146,7 +151,8 @@ class Kafka:
         self.errors = []
         self.delivered = 0
         # librdkafka logs every failed reconnect; errors come through error_cb
-        base = {"bootstrap.servers": bs, "socket.connection.setup.timeout.ms": CONNECT_TIMEOUT_S * 1000,
+        base = {"bootstrap.servers": bs,
+                "socket.connection.setup.timeout.ms": CONNECT_TIMEOUT_S * 1000,
                 "error_cb": self._error, "log_level": 2}
         admin = AdminClient(dict(base))
         try:
@@ -162,7 +168,8 @@ class Kafka:
                     f.result(CONNECT_TIMEOUT_S)
                 except KafkaException as e:
                     if e.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                        raise Fail("cannot create topic %s: %s" % (t, e.args[0].str()), EX_UNAVAILABLE)
+                        raise Fail("cannot create topic %s: %s" % (t, e.args[0].str()),
+                                   EX_UNAVAILABLE)
         self.p = None
         if role in ("gen", "proc"):
             self.p = Producer(dict(base, **{"acks": "all", "enable.idempotence": True,
@@ -273,6 +280,7 @@ class Amqp:
         self.err = None
         self.opened = threading.Event()
         self.closing = False
+        self.outbox = []  # publishes of the current batch (main thread)
         self.requested = 0  # publishes handed to the ioloop (main thread)
         self.published = 0  # basic_publish calls (ioloop thread)
         self.confirmed = 0
@@ -282,7 +290,7 @@ class Amqp:
         self.streams = {"gen": ["raw.cpu"], "proc": ["raw.cpu", "processed.cpu"],
                         "sink": ["processed.cpu"]}[role]
         self.consume = {"proc": "raw.cpu", "sink": "processed.cpu"}.get(role)
-        self.prefetch = 100 if role == "proc" else 1000
+        self.prefetch = 500 if role == "proc" else 1000
         self.conn = pika.SelectConnection(params, on_open_callback=self._on_open,
                                           on_open_error_callback=self._on_open_error,
                                           on_close_callback=self._on_closed)
@@ -334,8 +342,10 @@ class Amqp:
             if self.consume is None:
                 self.opened.set()
                 return
-            self.ch.basic_qos(prefetch_count=self.prefetch, callback=lambda _f: self.ch.basic_consume(
-                self.ns + "." + self.consume, self._on_message, callback=self._on_consume_ok))
+            qn = self.ns + "." + self.consume
+            self.ch.basic_qos(prefetch_count=self.prefetch,
+                              callback=lambda _f: self.ch.basic_consume(
+                                  qn, self._on_message, callback=self._on_consume_ok))
             return
         s = todo.pop(0)
         qn = self.ns + "." + s
@@ -409,18 +419,28 @@ class Amqp:
         return out
 
     def publish(self, stream, key, build, token):
-        with self.cond:
-            if self.requested - self.confirmed >= WINDOW:
-                deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        if self.requested - self.confirmed >= WINDOW:
+            self.settle(None)  # what waits in the outbox goes out before we wait for confirms
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            with self.cond:
                 while self.requested - self.confirmed >= WINDOW and self.err is None:
                     if not self.cond.wait(max(0, deadline - time.monotonic())):
                         raise Fail("amqp: no confirm in %d s" % DRAIN_TIMEOUT_S)
-            self.requested += 1
+        self.requested += 1
         self.check()
-        self._call(lambda: self._publish(stream, build, token))
+        self.outbox.append((stream, build, token))
+
+    def _publish_all(self, items):
+        for stream, build, token in items:
+            self._publish(stream, build, token)
 
     def settle(self, tokens):
-        self.check()  # inputs are acked from the confirm callback
+        """Hand the publishes of a batch to the ioloop in one wake-up; inputs
+        are acked from the confirm callback."""
+        self.check()
+        if self.outbox:
+            items, self.outbox = self.outbox, []
+            self._call(lambda: self._publish_all(items))
 
     def ack(self, tokens):
         if tokens:
@@ -428,6 +448,7 @@ class Amqp:
             self._call(lambda: self.ch.basic_ack(last, multiple=True))
 
     def drain(self):
+        self.settle(None)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         with self.cond:
             while self.confirmed < self.requested and self.err is None:
@@ -582,6 +603,8 @@ def wait_until(t_ns):
             return
         if left > SPIN_NS:
             time.sleep((left - SPIN_NS) / 1e9)
+        else:
+            time.sleep(0)  # lets the client's I/O thread have the GIL while spinning
 
 
 def gen(a):
@@ -608,6 +631,7 @@ def gen(a):
             return dumps(rec)
 
         t.publish("raw.cpu", host, build, None)
+        t.settle(None)
         behind = time.time_ns() - intended
         if behind > period:
             late += 1
@@ -617,17 +641,23 @@ def gen(a):
     t.close()
     print(json.dumps({"role": "gen", "transport": a.transport, "sent": n, "rate": a.rate,
                       "send_s": round(send_s, 3), "wall_s": round(time.monotonic() - t0, 3),
-                      "late_over_period": late, "max_behind_ms": round(max_late / 1e6, 3)}),
+                      "late_over_period": late, "max_behind_ms": round(max_late / 1e6, 3),
+                      **cpu_s()}),
           file=sys.stderr)
 
 
-def idle_check(role, seen, last, idle_s):
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user_s": round(r.ru_utime, 3), "sys_s": round(r.ru_stime, 3)}
+
+
+def idle_check(seen, last, idle_s):
     """True when the role is done; raises when nothing ever came."""
     quiet = time.monotonic() - last
     if seen and quiet > idle_s:
         return True
     if not seen and quiet > START_TIMEOUT_S:
-        raise Fail("%s: nothing arrived in %d s" % (role, START_TIMEOUT_S))
+        raise Fail("nothing arrived in %d s" % START_TIMEOUT_S)
     return False
 
 
@@ -642,7 +672,7 @@ def proc(a):
         batch = t.get_batch(0.1)
         if not batch:
             t.settle(None)
-            if idle_check("proc", seen, last, a.idle_exit):
+            if idle_check(seen, last, a.idle_exit):
                 break
             continue
         seen = True
@@ -674,7 +704,7 @@ def proc(a):
     t.settle(None)
     t.close()
     print(json.dumps({"role": "proc", "transport": a.transport, "processed": n,
-                      "anomalies": anomalies}), file=sys.stderr)
+                      "anomalies": anomalies, **cpu_s()}), file=sys.stderr)
 
 
 def sink(a):
@@ -723,14 +753,14 @@ def sink(a):
             last = time.monotonic()
         if rows and (not batch or time.monotonic() - first >= SINK_MAX_AGE_S):
             commit()
-        if not batch and idle_check("sink", seen, last, a.idle_exit):
+        if not batch and idle_check(seen, last, a.idle_exit):
             break
     if rows:
         commit()
     t.close()
     db.close()
     print(json.dumps({"role": "sink", "transport": a.transport, "stored": stored,
-                      "commits": commits}), file=sys.stderr)
+                      "commits": commits, **cpu_s()}), file=sys.stderr)
 
 
 # ---- command line ---------------------------------------------------------
