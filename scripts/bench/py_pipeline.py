@@ -41,8 +41,9 @@ kafka  topics NS.raw.cpu, NS.processed.cpu (created with 1 partition when
 amqp   durable topic exchange NS, durable queues NS.raw.cpu / NS.processed.cpu
        bound with raw.cpu / processed.cpu; persistent messages (delivery_mode 2)
        with publisher confirms.  pika's BlockingConnection waits for every
-       confirm before the next publish (one round trip plus a disk sync per
-       message: far below 1000/s), so this uses pika's SelectConnection, its
+       confirm before the next publish (a round trip, for a persistent message
+       after the broker's disk sync, per message; its rate was not measured
+       here), so this uses pika's SelectConnection, its
        ioloop in a thread, with a window of at most 1000 unconfirmed messages
        (gen); the main thread hands each record (gen) or each polled batch
        (proc) to the ioloop in one add_callback_threadsafe, and sent_ns /
