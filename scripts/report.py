@@ -24,6 +24,81 @@ def rows(name):
         return list(csv.DictReader(f))
 
 
+# Rows taken while the machine was busy are rejected: load1 is the 1-minute
+# load average recorded in each row (scripts/bench/lib.sh bench_meta).  The
+# benchmark itself keeps up to two processes busy (the client and the
+# broker) on this 2-core machine, so a quiet run reads up to about 2; above
+# MAX_LOAD something else was running.
+MAX_LOAD = float(os.environ.get("REPORT_MAX_LOAD", "3.0"))
+
+
+def fload(r):
+    try:
+        return float(r.get("load1") or "nan")
+    except ValueError:
+        return float("nan")
+
+
+def measured(r):
+    """Warm-up rows (pair/run 0 or "warmup") are not measurements."""
+    return r.get("pair", r.get("run")) not in ("0", "warmup")
+
+
+def complete(rs, group=("settings", "tool"), pair="pair"):
+    """A run is complete when every group has the same number (> 0) of
+    measured rounds: a run stopped half-way is never used."""
+    n = {}
+    for r in rs:
+        if measured(r):
+            k = tuple(r.get(g, "") for g in group)
+            n.setdefault(k, set()).add(r.get(pair))
+    return bool(n) and len({len(v) for v in n.values()}) == 1
+
+
+def select(name, group=("settings", "tool"), pair="pair", data=None):
+    """Rows of one run of a bench CSV: the newest complete run whose rows all
+    have load1 <= MAX_LOAD.  Returns (rows, note); note names the run and
+    the newer runs that were passed over, and why."""
+    data = rows(name) if data is None else data
+    runs = {}
+    for r in data:
+        if r.get("mode", "full") != "quick":
+            runs.setdefault(r["run_id"], []).append(r)
+    skipped = []
+    for rid in sorted(runs, reverse=True):
+        rs = runs[rid]
+        loads = [fload(r) for r in rs]
+        if any(x > MAX_LOAD for x in loads):
+            skipped.append(f"`{rid}` (load1 up to {max(loads):.2f})")
+            continue
+        if not complete(rs, group, pair):
+            skipped.append(f"`{rid}` (incomplete)")
+            continue
+        known = [x for x in loads if x == x]
+        when = (f"Run `{rid}` ({rs[0].get('date', '?')[:16].replace('T', ' ')} UTC, rev "
+                f"`{rs[0].get('git_rev') or rs[0].get('commit', '?')}`")
+        if known:
+            note = (f"{when}, load1 {min(known):.2f}–{max(known):.2f}), the newest complete "
+                    f"run with load1 ≤ {MAX_LOAD:g}")
+        else:
+            note = f"{when}), the newest complete run; this script does not record the load average"
+        if skipped:
+            note += "; newer runs not used: " + ", ".join(skipped)
+        return rs, note + "."
+    return [], ("No run qualifies (complete, load1 ≤ %g)" % MAX_LOAD +
+                (": " + ", ".join(skipped) if skipped else "") + ".")
+
+
+def split_runs(data, first=lambda r: r["run"] == "warmup" and r["version"] == "before"):
+    """CSVs without a run_id: a run starts at its first warm-up row."""
+    out = []
+    for r in data:
+        if first(r) or not out:
+            out.append([])
+        out[-1].append(r)
+    return out
+
+
 def fnum(x, nd=1):
     try:
         v = float(x)
@@ -106,7 +181,8 @@ def bottleneck():
     data = rows("bottleneck-cpu-gen.csv")
     if not data:
         return "*(no data yet: run scripts/bench/bottleneck-cpu-gen.sh)*"
-    meas = [r for r in data if r["run"] != "warmup"]
+    runs = split_runs(data)
+    meas = [r for r in runs[-1] if r["run"] != "warmup"]
     med = {v: statistics.median(float(r["msgs_per_s"]) for r in meas if r["version"] == v)
            for v in ("before", "after")}
     sys_s = {v: statistics.median(float(r["sys_s"]) for r in meas if r["version"] == v)
@@ -120,7 +196,9 @@ def bottleneck():
         f"| after (at most once per clock tick) | {fnum(med['after'], 0)} | {fnum(sys_s['after'], 2)} s |",
         "",
         f"Speed-up: median of {len(ratios)} interleaved pairs **{statistics.median(ratios):.1f}×** "
-        f"(range {min(ratios):.1f}–{max(ratios):.1f}×).",
+        f"(range {min(ratios):.1f}–{max(ratios):.1f}×). The newest of the {len(runs)} runs in the CSV, "
+        f"started {runs[-1][0]['date'][:16].replace('T', ' ')} UTC; this script does not record the "
+        "load average.",
         "",
         source("bottleneck-cpu-gen.csv") + " Reproduce: `scripts/bench/bottleneck-cpu-gen.sh`.",
     ])
@@ -146,7 +224,9 @@ def bottleneck_json_encode():
                    f"{fnum(med[(v, 'cpu_us_per_record')])} | {fnum(c.get('instructions_per_record'), 0)} | "
                    f"{fnum(c.get('bytes_per_record'), 0)} |")
     out += ["", f"CPU time per record, {n:,} sensor records per run: median of {len(cpu)} interleaved pairs "
-            f"**{statistics.median(cpu):.1f}× less** (range {min(cpu):.1f}–{max(cpu):.1f}×). "
+            f"**{statistics.median(cpu):.1f}× less** (range {min(cpu):.1f}–{max(cpu):.1f}×), the newest run "
+            f"in the CSV (started {data[start]['date'][:16].replace('T', ' ')} UTC; this script does not "
+            "record the load average). "
             "Instructions and bytes: one callgrind run of each build (whole process).",
             "", source("bottleneck-json-encode.csv", "bottleneck-json-encode-callgrind.csv")
             + " Reproduce: `scripts/bench/bottleneck-json-encode.sh`."]
@@ -178,25 +258,41 @@ def bottleneck_decode(codec, before_label, after_label):
                            f"(median of {len(ratios)} interleaved pairs, range "
                            f"{min(ratios):.1f}–{max(ratios):.1f}×)")
     return "\n".join(out + ["", "; ".join(summary) + ".", "",
+                            NOTES[f"bottleneck-{codec}-decode.csv"], "",
                             source(f"bottleneck-{codec}-decode.csv") +
                             f" Reproduce: `scripts/bench/bottleneck-{codec}-decode.sh`."])
 
 
 def bottleneck_json():
-    return bottleneck_decode("json", "before (jansson)", "after (json_scan)")
+    return bottleneck_decode("json", "before (jansson, the old decoder)", "after (json_scan, current)")
 
 
 def bottleneck_msgpack():
     return bottleneck_decode("msgpack", "before (msgpack_unpack)", "after (one pass)")
 
 
+# what makes the cells of a run, per CSV (for the completeness check)
+GROUPS = {
+    "exp-kafka-scaling.csv": ("series", "partitions"),
+    "exp-kafka-producers.csv": ("series", "producers"),
+    "exp-kafka-replication.csv": ("brokers", "rf"),
+    "exp-amqp.csv": ("series", "value"),
+    "exp-mqtt-qos.csv": ("series", "qos"),
+    "codec.csv": ("kind", "codec"),
+    "codec-callgrind.csv": ("kind", "codec", "op"),
+    "genloop.csv": ("case", "codec"),
+    "bottleneck-json-decode.csv": ("source", "version"),
+    "bottleneck-msgpack-decode.csv": ("source", "version"),
+}
+NOTES = {}
+
+
 def latest(name):
-    """Rows of the newest run (run_id) of a bench CSV."""
-    data = rows(name)
-    if not data:
-        return []
-    last = max(r["run_id"] for r in data)
-    return [r for r in data if r["run_id"] == last]
+    """Rows of the run of a bench CSV that the report uses (select()); the
+    note saying which run it is goes to NOTES[name]."""
+    pair = "run" if name.startswith("bottleneck-") else "pair"
+    rs, NOTES[name] = select(name, GROUPS.get(name, ("settings", "tool")), pair)
+    return rs
 
 
 def med(xs):
@@ -208,15 +304,16 @@ def tool_table(name, metric="rate_wall", base="streamctl", group="settings"):
     """Per settings group: median rate per tool and the per-pair ratio base/tool."""
     data = latest(name)
     if not data:
-        return [f"*(no data yet in bench/results/{name})*"]
+        return [f"*(no usable run in bench/results/{name}: {NOTES[name]})*"]
     out = []
     for setting in dict.fromkeys(r[group] for r in data):
         rs = [r for r in data if r[group] == setting and r["pair"] not in ("warmup", "0")]
         tools = list(dict.fromkeys(r["tool"] for r in rs))
         b = base if base in tools else tools[0]
-        out += [f"*{setting}* — {rs[0]['count']} messages of about {rs[0]['size'] or '?'} bytes, "
-                f"{len(set(r['pair'] for r in rs))} interleaved pairs, run `{rs[0]['run_id']}` "
-                f"(load {rs[0]['load1']}):", "",
+        size = (f" of about {rs[0]['size']} bytes" if rs[0]["size"] else
+                " (this script does not record the size)")
+        out += [f"*{setting}* — {int(rs[0]['count']):,} messages{size}, "
+                f"{len(set(r['pair'] for r in rs))} interleaved pairs:", "",
                 f"| tool | median msg/s | CPU µs/msg | ratio {b} / tool (median, min–max) |",
                 "|---|---|---|---|"]
         for t in tools:
@@ -234,7 +331,7 @@ def tool_table(name, metric="rate_wall", base="streamctl", group="settings"):
             out.append(f"| {t} | {fnum(med(r[metric] for r in tr), 0)} | "
                        f"{fnum(med(r['cpu_per_msg_us'] for r in tr), 2)} | {ratio} |")
         out.append("")
-    out.append(source(name))
+    out += [NOTES[name], "", source(name)]
     return out
 
 
@@ -331,9 +428,9 @@ def codec():
     by = {(r["kind"], r["codec"]): r for r in data}
     out = ["| record | codec | bytes | encode µs | decode µs |", "|---|---|---|---|---|"]
     for (k, c), r in by.items():
-        out.append(f"| {k} | {c} | {fnum(r['bytes'], 0)} | {fnum(float(r['encode_ns']) / 1000, 2)} "
-                   f"± {fnum(float(r['encode_ci95_ns']) / 1000, 2)} | {fnum(float(r['decode_ns']) / 1000, 2)} "
-                   f"± {fnum(float(r['decode_ci95_ns']) / 1000, 2)} |")
+        out.append(f"| {k} | {c} | {fnum(r['bytes'], 0)} | {fnum(float(r['encode_ns']) / 1000, 3)} "
+                   f"± {fnum(float(r['encode_ci95_ns']) / 1000, 3)} | {fnum(float(r['decode_ns']) / 1000, 3)} "
+                   f"± {fnum(float(r['decode_ci95_ns']) / 1000, 3)} |")
     lines = []
     if ("sensor", "json") in by and ("sensor", "msgpack") in by:
         j, m = by[("sensor", "json")], by[("sensor", "msgpack")]
@@ -345,9 +442,12 @@ def codec():
                  "the goals were 30% and 3×. JSON stays the default because it is the "
                  "app's own format and readable in any tool; consumers auto-detect the "
                  "codec, so a deployment can switch producer by producer.", ""]
-    out = lines + ["Means over the runs with 95% confidence intervals "
-                   f"({data[0]['runs']} runs × {data[0]['iters']} iterations per cell; "
-                   "`tests/bench/bench_codec.c`):", ""] + out + [
+    shape = "; ".join(f"{k}: {r['runs']} runs × {int(r['iters']):,} iterations"
+                      for k, r in {r["kind"]: r for r in data}.items())
+    out = lines + ["Means of the per-run means, with the half-width of their 95% confidence "
+                   "interval, t(R−1)·s/√R, s the standard deviation of the R run means "
+                   f"({shape} per cell; `tests/bench/bench_codec.c`). {NOTES['codec.csv']}",
+                   ""] + out + [
         "", "Other binary serializers were considered: Protocol Buffers and Avro need a schema "
         "compiled or registered ahead (Avro with a schema registry is Kafka's common choice) and "
         "would shrink the sensor record further by dropping field names; CBOR is MessagePack's "
@@ -375,6 +475,129 @@ def top_functions(fname, n=6):
     return out
 
 
+def pprof_table(path):
+    """Header lines (# key: value) and the flat rows of a `google-pprof --text` file."""
+    head, flat, total = {}, [], None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("# cumulative"):
+                break
+            m = re.match(r"# ([a-z/ ]+): (.*)", line)
+            if m:
+                head[m.group(1)] = m.group(2).strip()
+            m = re.match(r"Total: (\d+) samples", line)
+            if m:
+                total = int(m.group(1))
+            m = re.match(r"\s*(\d+)\s+([\d.]+)%\s+[\d.]+%\s+(\d+)\s+([\d.]+)%\s+(.*)", line)
+            if m and total:
+                flat.append((m.group(5).strip(), int(m.group(1)), int(m.group(3))))
+    return head, flat, total
+
+
+def callcounts(path):
+    out = {}
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(x for x in f if not x.startswith("#")):
+                out[r["function"]] = int(r["calls"])
+    return out
+
+
+def calls_of(cc, fn):
+    """Call count of a pprof name in callgrind's names (glibc's internal
+    aliases differ: __GI_ prefixes, 64 suffixes); None when callgrind has no
+    such function (inlined)."""
+    fn = fn.replace(" (inline)", "")
+    for cand in (fn, re.sub(r"^__GI_", "", fn), re.sub(r"64$", "", fn),
+                 re.sub(r"64$", "", re.sub(r"^__GI_", "", fn))):
+        if cand in cc:
+            return cc[cand]
+    return None
+
+
+def profile_kafka():
+    path = os.path.join(RES, "profile-kafka-pprof.txt")
+    if not os.path.exists(path):
+        return ["*(no Kafka profile yet: run `PROFILE_MODE=kafka scripts/bench/profile.sh`)*", ""]
+    head, flat, total = pprof_table(path)
+    cc = callcounts(os.path.join(RES, "profile-kafka-calls.csv"))
+    w, u, sy = (float(x) for x in head["wall/user/sys s"].split(";")[0].split())
+    cpu = u + sy
+    cg_in = re.search(r"over (.*?records)", open(os.path.join(RES, "profile-kafka-calls.csv")).readline())
+    out = ["### Processor profile with the Kafka transport in the loop (`processor.prof`)", "",
+           f"`processor.prof` (repository root) is a gperftools CPU profile of `streamctl process "
+           f"--transport=kafka` consuming {head['input']}, producing its output records to Kafka "
+           "on the same broker; librdkafka's threads are in the profile with the processor's own. "
+           "The processor was started after the topics were full and exited after 3 s without "
+           "input, so the generators are not in it.", "",
+           f"- binary: `{head['binary']}`",
+           f"- rebuild it: `{head['rebuild']}` (same compiler and librdkafka; the code addresses "
+           "then match, the build id may differ with the checkout's path, which the debug "
+           "information contains)",
+           f"- profiled command: `{head['command']}`",
+           f"- show it: `{head['show']}` (Debian's Perl pprof calls the flat listing `--text`; "
+           "Go's pprof has `-top`)",
+           f"- {total:,} samples over {cpu:.2f} s of CPU time (user {u:.2f} s + system {sy:.2f} s, "
+           f"wall {w:.2f} s, load average before: {head['wall/user/sys s'].split('before: ')[1]}). "
+           "gperftools asks for a sample every 1 ms of CPU time, but the kernel coalesces "
+           f"the timer's expirations to its tick, so one sample stands for {1000 * cpu / total:.1f} ms "
+           "here: the seconds below are each function's share of the samples times the "
+           "measured CPU time.",
+           f"- calls: exact counts from callgrind over the same binary and transport with a "
+           f"smaller input ({cg_in.group(1) if cg_in else '?'}), `bench/results/profile-kafka-calls.csv`; "
+           "\"inlined\" means the compiler inlined the function, so it has no calls of its own.", "",
+           "| # | function (by self time) | self s | self % | cumulative s | cumulative % | calls (callgrind) |",
+           "|---|---|---|---|---|---|---|"]
+    for i, (fn, fl, cum) in enumerate(flat[:10], 1):
+        c = calls_of(cc, fn)
+        calls = "inlined" if "(inline)" in fn else (f"{c:,}" if c is not None else "–")
+        b = "**" if i <= 3 else ""
+        out.append(f"| {i} | {b}`{fn}`{b} | {cpu * fl / total:.2f} | {100 * fl / total:.1f}% | "
+                   f"{cpu * cum / total:.2f} | {100 * cum / total:.1f}% | {calls} |")
+    out += ["", "Top three by cumulative time among the processor's own functions:", "",
+            "| function | cumulative s | cumulative % | calls (callgrind) |", "|---|---|---|---|"]
+    cums = []
+    with open(path) as f:
+        taking = False
+        for line in f:
+            if line.startswith("# cumulative"):
+                taking = True
+                continue
+            m = re.match(r"\s*(\d+)\s+[\d.]+%\s+[\d.]+%\s+(\d+)\s+[\d.]+%\s+(.*)", line)
+            if taking and m:
+                cums.append((m.group(3).strip(), int(m.group(2))))
+    own = [(fn, cum) for fn, cum in cums if re.match(r"^(proc_|codec_|dec_|scan_|put|role_|transport_|js_)", fn)]
+    for fn, cum in own[:3]:
+        c = calls_of(cc, fn)
+        out.append(f"| `{fn}` | {cpu * cum / total:.2f} | {100 * cum / total:.1f}% | "
+                   f"{'inlined' if '(inline)' in fn else (f'{c:,}' if c is not None else '–')} |")
+    st = calls_of(cc, "start_thread")
+    incl = {}
+    with open(os.path.join(RES, "profile-kafka-calls.csv"), newline="") as f:
+        for r in csv.DictReader(x for x in f if not x.startswith("#")):
+            incl[r["function"]] = int(r["inclusive_ir"])
+    share = ""
+    if st is not None and incl.get("main"):
+        share = (f" Callgrind, which follows every thread, counts "
+                 f"{100 * incl['start_thread'] / (incl['start_thread'] + incl['main']):.0f}% of the "
+                 "process's user-space instructions in the threads started with `start_thread` "
+                 "(librdkafka's), the rest under `main`.")
+    out += ["", "How to read row 1: librdkafka creates its internal threads (one per broker "
+            "connection, plus its main thread) with every signal blocked, so gperftools' SIGPROF, "
+            "when the CPU time they burn expires the timer, is delivered to a thread that accepts "
+            "it: the processor's own thread, which is then usually blocked in a futex inside "
+            "`rd_kafka_consumer_poll`. `__futex_abstimed_wait_common64` therefore stands mostly "
+            "for the CPU time of librdkafka's internal threads (fetching, parsing and producing "
+            "batches, socket system calls), which this profiler cannot split by function." + share,
+            "", "![call graph](docs/img/profile-kafka-callgraph.png)", "",
+            "![flame graph](docs/img/profile-kafka-flame.png)", "",
+            "*Generated by `scripts/report.py` from `bench/results/profile-kafka-pprof.txt` and "
+            "`bench/results/profile-kafka-calls.csv` (`profile-kafka-callgrind.txt` has the callgrind "
+            "listing). Reproduce: `PROFILE_MODE=kafka scripts/bench/profile.sh` (needs the Kafka "
+            "broker on `$KAFKA_BOOTSTRAP`, default 127.0.0.1:9092).*", ""]
+    return out
+
+
 def performance():
     out = []
     # scaling experiments
@@ -394,7 +617,7 @@ def performance():
         data = [r for r in latest(name) if r.get("pair") != "0"]
         out += [f"### {title}", ""]
         if not data:
-            out += [f"*(no data yet in bench/results/{name})*", ""]
+            out += [f"*(no usable run in bench/results/{name}: {NOTES[name]})*", ""]
             continue
         groups = {}
         for r in data:
@@ -431,22 +654,24 @@ def performance():
                         "waits until a follower has fetched it). That is the price of surviving a "
                         "broker loss (section 2). What three brokers on three machines would add "
                         "cannot be measured here."]
-        out += ["", f"Medians over {len(set(r['pair'] for r in data))} rounds, run `{data[0]['run_id']}`.",
+        out += ["", f"Medians over {len(set(r['pair'] for r in data))} rounds. {NOTES[name]}",
                 "", f"![{name}](docs/img/{img})", "", source(name), ""]
     # generator loop
     g = latest("genloop.csv")
-    out += ["### Generator loop: mean ± standard deviation", ""]
+    out += ["### Generator loop: mean, standard deviation and confidence interval", ""]
     if g:
         out += ["One loop iteration = `gen_next` + encode (the work, not the sleep), "
-                "timed over R runs × L loops per case (`tests/bench/bench_genloop.c`). L is "
-                "chosen so one run lasts well above the timer's resolution (last column of "
-                "the CSV: `timer_ns`); R is chosen from the width of the 95% confidence "
-                "interval of the mean, t(R−1)·sd/√R. The table shows that interval for the "
-                "R used and how many runs a ±2% interval would need with the spread observed. "
-                "On this shared 2-core machine the spread is dominated by rare long "
-                f"iterations (preemption by the brokers), so sd exceeds the mean and R={g[0]['runs']} "
-                f"gives ±{min(float(r['ci95_pct']) for r in g):.0f}–{max(float(r['ci95_pct']) for r in g):.0f}%: "
-                "the mean is an honest figure only with its interval.", "",
+                "each iteration timed on its own, R runs × L iterations per case "
+                "(`tests/bench/bench_genloop.c`). L makes one run last well above the timer's "
+                "resolution (the CSV's `timer_ns`). The table gives two different spreads: "
+                "**sd** is the standard deviation of single iterations (pooled over the runs), "
+                "what one iteration may cost; the **95% CI** is the half-width of the confidence "
+                "interval of the mean, t(R−1)·s/√R, where s is the standard deviation of the "
+                "R *run means* (not sd: run means are closer to independent than single "
+                "iterations). R was fixed beforehand; the last column is the R that would "
+                "bring the CI under ±2% of the mean with the spread observed, "
+                "(t·s / (0.02·mean))². Where sd exceeds the mean, rare long iterations "
+                f"(preemption) dominate single iterations. {NOTES['genloop.csv']}", "",
                 "| case | codec | R | L | mean (µs) | sd (µs) | 95% CI (µs) | CI % of mean | runs for ±2% |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for r in g:
@@ -454,12 +679,16 @@ def performance():
                        f"{fnum(float(r['mean_ns']) / 1000, 2)} | {fnum(float(r['sd_ns']) / 1000, 2)} | "
                        f"±{fnum(float(r['ci95_ns']) / 1000, 2)} | {fnum(r['ci95_pct'], 1)} | {r['need_runs']} |")
         out += ["", "![genloop](docs/img/genloop.png)", "", source("genloop.csv"), ""]
-    # profiles
+    out += profile_kafka()
+    # profiles over the pipe transport
     for kind in ("sensor", "cpu"):
         tops = top_functions(f"profile-{kind}-pprof.txt")
         if tops:
-            out += [f"### Processor profile, {kind} records (gperftools, `processor.prof`)", "",
-                    "Top functions by samples (flat, flat %, running %, cum, cum %). Inside "
+            out += [f"### Processor profile over the pipe transport, {kind} records", "",
+                    "The same processor reading frames from stdin (`--transport=pipe`): no client "
+                    "library and no broker in the loop, so this shows the processor's own work "
+                    "only (not `processor.prof`, which is the Kafka profile above). Top functions "
+                    "by samples (flat, flat %, running %, cum, cum %). Inside "
                     "shared libraries without debug symbols a name is the nearest exported one, "
                     "or an address.", ""] + tops + [
                     "", f"![call graph](docs/img/profile-{kind}-callgraph.png)",

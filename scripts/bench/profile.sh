@@ -57,7 +57,7 @@ profile_kafka() {
 	else
 		bin=$PROFILE_BIN
 	fi
-	if [ "$BENCH_QUICK" = 1 ]; then n_s=300 n_c=20000 cg_s=30 cg_c=2000; else n_s=10000 n_c=300000 cg_s=300 cg_c=20000; fi
+	if [ "$BENCH_QUICK" = 1 ]; then n_s=300 n_c=20000 cg_s=30 cg_c=2000; else n_s=20000 n_c=600000 cg_s=300 cg_c=20000; fi
 	bid=$(readelf -n "$bin" | sed -n 's/.*Build ID: *//p')
 	ns=$(bench_uniq prof)
 	bench_log "kafka: pre-filling $ns with $n_s sensor and $n_c cpu records"
@@ -71,8 +71,9 @@ profile_kafka() {
 	local load_before
 	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 	bench_log "kafka: gperftools, load $load_before"
-	LD_PRELOAD=$LIBPROF CPUPROFILE=$prof CPUPROFILE_FREQUENCY=${CPUPROFILE_FREQUENCY:-1000} \
-		/usr/bin/time -f '%e %U %S' -o "$BENCH_TMP/kafka.time" "${cmd[@]}" 2>"$BENCH_TMP/prof.err" ||
+	# env inside time: the profiler must be preloaded into streamctl only
+	/usr/bin/time -f '%e %U %S' -o "$BENCH_TMP/kafka.time" env LD_PRELOAD="$LIBPROF" CPUPROFILE="$prof" \
+		CPUPROFILE_FREQUENCY="${CPUPROFILE_FREQUENCY:-1000}" "${cmd[@]}" 2>"$BENCH_TMP/prof.err" ||
 		bench_die "process failed under the profiler: $(tail -n 3 "$BENCH_TMP/prof.err")"
 	cp "$prof" "$BENCH_ROOT/processor.prof"
 	{
