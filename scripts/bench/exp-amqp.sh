@@ -72,5 +72,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 	for p in $BENCH_PREFETCH; do drain prefetch "$p" "$pair" 1 "$p"; done
 	for w in $BENCH_CONFIRM; do confirm "$w" "$pair"; done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-amqp.csv" "$BENCH_IMG/exp-amqp.png" \
-	"RabbitMQ: consumers, prefetch, confirm window (N=$N)" value
+bench_plot one exp-amqp.csv

@@ -44,5 +44,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 		cell "$np" "$pair"
 	done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-kafka-producers.csv" "$BENCH_IMG/exp-kafka-producers.png" \
-	"Kafka: concurrent producers, N=$N in total" producers
+bench_plot one exp-kafka-producers.csv

@@ -66,5 +66,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 		cell $cfg "$pair"
 	done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-kafka-replication.csv" "$BENCH_IMG/exp-kafka-replication.png" \
-	"Kafka: 1 vs 3 brokers, RF 1 vs 3; $P producers, N=$N, 3 partitions" brokers
+bench_plot one exp-kafka-replication.csv

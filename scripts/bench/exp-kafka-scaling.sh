@@ -75,5 +75,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 		done
 	done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-kafka-scaling.csv" "$BENCH_IMG/exp-kafka-scaling.png" \
-	"Kafka: processors in one group, N=$N from $BENCH_KEYS keys" partitions
+bench_plot one exp-kafka-scaling.csv
