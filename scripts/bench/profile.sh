@@ -91,7 +91,7 @@ profile_kafka() {
 		google-pprof --text --nodecount=40 "$bin" "$prof" 2>/dev/null
 		echo
 		echo "# cumulative (inclusive) top"
-		google-pprof --text --cum --nodecount=30 "$bin" "$prof" 2>/dev/null
+		google-pprof --text --cum --nodecount=60 "$bin" "$prof" 2>/dev/null
 	} >"$BENCH_RESULTS/profile-kafka-pprof.txt"
 	head -n 24 "$BENCH_RESULTS/profile-kafka-pprof.txt" >&2
 	google-pprof --svg --nodefraction=0.01 "$bin" "$prof" >"$BENCH_IMG/profile-kafka-callgraph.svg" 2>/dev/null ||
