@@ -450,7 +450,8 @@ def goals():
     mn = f"{int(mp[0]['count']):,} records of ~{mp[0]['size']} B" if mp else "?"
     row("MQTT QoS 0 publish: ≥ mosquitto_pub", f"{mn}, QoS 0, no subscriber",
         pair_ratio("mqtt-publisher.csv", "mosquitto_pub", "qos=0"), 1.0)
-    row("MQTT QoS 1 publish: ≥ mosquitto_pub", f"{mn}, QoS 1, inflight 20, no subscriber",
+    row("MQTT QoS 1 publish (not a stated goal; the QoS 0 bar applied)",
+        f"{mn}, QoS 1, inflight 20, no subscriber; mosquitto_pub's figure in doubt (section 6)",
         pair_ratio("mqtt-publisher.csv", "mosquitto_pub", "qos=1"), 1.0)
     kpl = latest("kafka-pipeline.csv")
     pn = f"{int(kpl[0]['count']):,} records, {kpl[0]['settings']}, unpaced" if kpl else "?"
