@@ -83,7 +83,8 @@ def select(name, group=("settings", "tool"), pair="pair", data=None):
             note = (f"{when}, load1 {min(known):.2f}–{max(known):.2f}), the newest complete "
                     f"run with load1 ≤ {MAX_LOAD:g}")
         else:
-            note = f"{when}), the newest complete run; this script does not record the load average"
+            note = (f"{when}), the newest complete run; its rows predate the load1 column, so its "
+                    "load is not known")
         col = "wall_s" if "wall_s" in rs[0] else "span_s" if "span_s" in rs[0] else None
         walls = [float(r[col]) for r in rs if col and measured(r) and r[col]]
         if walls and min(walls) < 1.0:
@@ -105,6 +106,29 @@ def split_runs(data, first=lambda r: r["run"] == "warmup" and r["version"] == "b
             out.append([])
         out[-1].append(r)
     return out
+
+
+def pick_split(data):
+    """select() for the before/after CSVs without a run_id: runs split at their
+    first warm-up row; the newest run whose recorded load1 values are all <=
+    MAX_LOAD (rows from before the load1 column have none).  Returns (rows,
+    note)."""
+    runs = split_runs(data)
+    skipped = []
+    for rs in reversed(runs):
+        loads = [fload(r) for r in rs]
+        if any(x > MAX_LOAD for x in loads):
+            skipped.append(f"{rs[0]['date'][:16].replace('T', ' ')} (load1 up to {max(loads):.2f})")
+            continue
+        known = [x for x in loads if x == x]
+        note = (f"The run started {rs[0]['date'][:16].replace('T', ' ')} UTC, the newest of the "
+                f"{len(runs)} in the CSV" + (f" with load1 ≤ {MAX_LOAD:g}" if known else "") +
+                (f" (load1 {min(known):.2f}–{max(known):.2f})" if known else
+                 "; its rows predate the load1 column, so its load is not known"))
+        if skipped:
+            note += "; newer runs not used: " + ", ".join(skipped)
+        return rs, note + "."
+    return [], f"No run with load1 ≤ {MAX_LOAD:g}: " + ", ".join(skipped) + "."
 
 
 def fnum(x, nd=1):
@@ -231,8 +255,10 @@ def bottleneck():
     data = rows("bottleneck-cpu-gen.csv")
     if not data:
         return "*(no data yet: run scripts/bench/bottleneck-cpu-gen.sh)*"
-    runs = split_runs(data)
-    meas = [r for r in runs[-1] if r["run"] != "warmup"]
+    run, note = pick_split(data)
+    if not run:
+        return f"*({note})*"
+    meas = [r for r in run if r["run"] != "warmup"]
     med = {v: statistics.median(float(r["msgs_per_s"]) for r in meas if r["version"] == v)
            for v in ("before", "after")}
     sys_s = {v: statistics.median(float(r["sys_s"]) for r in meas if r["version"] == v)
@@ -246,9 +272,7 @@ def bottleneck():
         f"| after (at most once per clock tick) | {fnum(med['after'], 0)} | {fnum(sys_s['after'], 2)} s |",
         "",
         f"Speed-up: median of {len(ratios)} interleaved pairs **{statistics.median(ratios):.1f}×** "
-        f"(range {min(ratios):.1f}–{max(ratios):.1f}×). The newest of the {len(runs)} runs in the CSV, "
-        f"started {runs[-1][0]['date'][:16].replace('T', ' ')} UTC; this script does not record the "
-        "load average.",
+        f"(range {min(ratios):.1f}–{max(ratios):.1f}×). {note}",
         "",
         source("bottleneck-cpu-gen.csv") + " Reproduce: `scripts/bench/bottleneck-cpu-gen.sh`.",
     ])
@@ -259,8 +283,10 @@ def bottleneck_json_encode():
     data = rows("bottleneck-json-encode.csv")
     if not data:
         return "*(no data yet: run scripts/bench/bottleneck-json-encode.sh)*"
-    start = max(i for i, r in enumerate(data) if r["run"] == "warmup" and r["version"] == "before")
-    meas = [r for r in data[start:] if r["run"] != "warmup"]
+    run, note = pick_split(data)
+    if not run:
+        return f"*({note})*"
+    meas = [r for r in run if r["run"] != "warmup"]
     med = {(v, m): statistics.median(float(r[m]) for r in meas if r["version"] == v)
            for v in ("before", "after") for m in ("records_per_s", "cpu_us_per_record")}
     cpu = pair_ratios(meas, "run", "after", "before", "cpu_us_per_record", higher_is_better=False)
@@ -274,9 +300,7 @@ def bottleneck_json_encode():
                    f"{fnum(med[(v, 'cpu_us_per_record')])} | {fnum(c.get('instructions_per_record'), 0)} | "
                    f"{fnum(c.get('bytes_per_record'), 0)} |")
     out += ["", f"CPU time per record, {n:,} sensor records per run: median of {len(cpu)} interleaved pairs "
-            f"**{statistics.median(cpu):.1f}× less** (range {min(cpu):.1f}–{max(cpu):.1f}×), the newest run "
-            f"in the CSV (started {data[start]['date'][:16].replace('T', ' ')} UTC; this script does not "
-            "record the load average). "
+            f"**{statistics.median(cpu):.1f}× less** (range {min(cpu):.1f}–{max(cpu):.1f}×). {note} "
             "Instructions and bytes: one callgrind run of each build (whole process).",
             "", source("bottleneck-json-encode.csv", "bottleneck-json-encode-callgrind.csv")
             + " Reproduce: `scripts/bench/bottleneck-json-encode.sh`."]
