@@ -47,11 +47,15 @@ PROFILE_MODE=${PROFILE_MODE:-all}
 # the profile holds the decoding, processing, encoding and librdkafka's
 # consuming and producing, not the generators.  The binary is a dedicated
 # build (build-prof, frame pointers kept) whose rebuild command is recorded.
-PROF_OPT='-O2 -g -fno-omit-frame-pointer'
+# It is linked without PIE, so its code sits at fixed addresses: a rebuild
+# from the same revision in any directory symbolizes processor.prof (with a
+# PIE binary, Debian's pprof only relocates when the path matches).
+PROF_OPT='-O2 -g -fno-omit-frame-pointer -fno-pie'
+PROF_LDFLAGS='-no-pie'
 profile_kafka() {
 	local pbuild=$BENCH_ROOT/build-prof bin ns n_s n_c cg_s cg_c prof stats out bid
 	if [ -z "${PROFILE_BIN:-}" ]; then
-		make -C "$BENCH_ROOT" -s BUILD=build-prof OPT="$PROF_OPT" build-prof/streamctl >&2 ||
+		make -C "$BENCH_ROOT" -s BUILD=build-prof OPT="$PROF_OPT" LDFLAGS="$PROF_LDFLAGS" build-prof/streamctl >&2 ||
 			bench_die "profile build failed"
 		bin=$pbuild/streamctl
 	else
@@ -79,7 +83,7 @@ profile_kafka() {
 	{
 		echo "# processor.prof: streamctl process --transport=kafka, gperftools $(date -u +%FT%TZ)"
 		echo "# git rev: $(git -C "$BENCH_ROOT" rev-parse HEAD)$(git -C "$BENCH_ROOT" diff --quiet HEAD -- src transports Makefile || echo ' (dirty)')"
-		echo "# rebuild: git checkout $(git -C "$BENCH_ROOT" rev-parse --short HEAD) && make BUILD=build-prof OPT='$PROF_OPT' build-prof/streamctl"
+		echo "# rebuild: git checkout $(git -C "$BENCH_ROOT" rev-parse --short HEAD) && make BUILD=build-prof OPT='$PROF_OPT' LDFLAGS='$PROF_LDFLAGS' build-prof/streamctl"
 		echo "# binary: ${bin#"$BENCH_ROOT"/} build id $bid ($(cc --version | head -n 1); librdkafka $(pkg-config --modversion rdkafka))"
 		echo "# input: $n_s sensor + $n_c cpu records (json) pre-filled in Kafka at $KAFKA_BOOTSTRAP (namespace $ns)"
 		echo "# command: LD_PRELOAD=libprofiler.so CPUPROFILE=processor.prof CPUPROFILE_FREQUENCY=${CPUPROFILE_FREQUENCY:-1000} ${cmd[*]#"$BENCH_ROOT"/}" |
