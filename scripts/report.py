@@ -722,7 +722,7 @@ def profile_kafka():
                  f"{100 * incl['start_thread'] / (incl['start_thread'] + incl['main']):.0f}% of the "
                  "process's user-space instructions in the threads started with `start_thread` "
                  "(librdkafka's), the rest under `main`.")
-    out += ["", "How to read row 1: librdkafka creates its internal threads (one per broker "
+    out += ["", "How to read the `__futex_abstimed_wait_common64` row: librdkafka creates its internal threads (one per broker "
             "connection, plus its main thread) with every signal blocked, so gperftools' SIGPROF, "
             "when the CPU time they burn expires the timer, is delivered to a thread that accepts "
             "it: the processor's own thread, which is then mostly blocked in a futex inside "
