@@ -225,7 +225,7 @@ def guarantees():
                           if r["faults_" + k] not in ("", "0"))
         n = int(r["msgs_per_source"]) * 2
         miss = int(r["missing"] or 0)
-        out.append(f"| {r['transport']} | {kinds} in {r['duration_s']} s | {r['save']}seed {r['seed']}, "
+        out.append(f"| {r['transport']} (one broker) | {kinds} in {r['duration_s']} s | {r['save']}seed {r['seed']}, "
                    f"{r['processors']} processor(s), {r['date'][:10]} | 1 | {int(r['rows_verified']):,} "
                    f"of {n:,} | {miss} ({r['gaps']} gaps) | {int(r['duplicates_refused']):,} | "
                    f"{'no loss' if miss == 0 and r['result'] == 'PASS' else f'**lost {miss}**' if miss else '**' + r['result'] + '**'} |")
