@@ -161,7 +161,7 @@ fuzz-smoke: $(FUZZ_BIN)
 # ---- benchmarks (issue 8): scripts/bench/, results in bench/results/, plots in docs/img/
 BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop
 
-.PHONY: bench bench-quick bench-bin
+.PHONY: bench bench-quick bench-bin report report-check
 
 bench-bin: $(BENCH_BIN)
 
@@ -178,7 +178,16 @@ bench: $(BIN) bench-bin
 	@scripts/bench/bottleneck-json-decode.sh
 	@scripts/bench/bottleneck-msgpack-decode.sh
 	@STREAMCTL=$(abspath $(BIN)) scripts/experiments/broker-failure.sh
+	@$(MAKE) --no-print-directory report
+
+# REPORT.md's generated blocks and the plots, from the committed CSVs (seconds).
+report:
+	@/usr/bin/python3 scripts/bench/plot.py all
 	@/usr/bin/python3 scripts/report.py
+
+# Fails if REPORT.md's generated blocks are not what the committed CSVs give.
+report-check:
+	@/usr/bin/python3 scripts/report.py --check
 
 # A smoke profile with small counts (< 3 minutes), for CI.
 bench-quick: $(BIN) bench-bin
