@@ -510,6 +510,18 @@ def goals():
     return out
 
 
+def patterns():
+    """REPORT section 4: the tables of `make compare` (scripts/bench/compare.py
+    writes the same text to bench/results/compare.md)."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts", "bench"))
+    import compare
+    cells = compare.read_csv("compare.csv")
+    if not cells:
+        return "_No `make compare` run is committed yet._\n"
+    run_id = cells[0]["run_id"]
+    return compare.markdown(cells, compare.read_csv("compare-crash.csv", run_id), run_id).rstrip("\n")
+
+
 def comparison():
     out = ["**In short:** against the goals set for this project, measured side by "
            "side on one machine in one run per script:", ""] + goals() + ["", "What the misses mean: `streamctl generate` samples, encodes and "
@@ -850,6 +862,7 @@ def performance():
 
 
 SECTIONS = {
+    "patterns": patterns,
     "guarantees": guarantees,
     "codec": codec,
     "comparison": comparison,
