@@ -19,7 +19,20 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfor
            -Wno-format-nonliteral -Wno-missing-field-initializers
 OPT     ?= -O2 -g
 SAN     ?=
-CPPFLAGS += -D_GNU_SOURCE -Isrc -Itransports
+# Rooms (docs/ARCHITECTURE.md): each compiles against the headers it may use,
+# so an include that crosses the layering fails to build.
+#   src/core    errors, the record model, the stop flag     (depends on nothing)
+#   src/codec   JSON and MessagePack codecs                 (core)
+#   src/domain  generators, processor, sink, verify         (core)
+#   transports  the transport interface and the backends    (core)
+#   src/app     CLI, roles, runtime, metrics, HTTP          (everything)
+ROOMS_INC  = -Isrc/core -Isrc/codec -Isrc/domain -Isrc/app -Itransports
+ROOM_INC   = $(ROOMS_INC)
+$(BUILD)/src/core/%.o:   ROOM_INC = -Isrc/core
+$(BUILD)/src/codec/%.o:  ROOM_INC = -Isrc/core -Isrc/codec
+$(BUILD)/src/domain/%.o: ROOM_INC = -Isrc/core -Isrc/domain
+$(BUILD)/transports/%.o: ROOM_INC = -Isrc/core -Itransports
+CPPFLAGS += -D_GNU_SOURCE
 CFLAGS  ?=
 CFLAGS  += -std=c11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 ifeq ($(WERROR),1)
@@ -32,16 +45,16 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lpaho-mqtt3c -lm -lpthread
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard transports/*.c)
+LIB_SRC  = $(filter-out src/app/main.c,$(wildcard src/*/*.c)) $(wildcard transports/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ = $(BUILD)/src/main.o
+MAIN_OBJ = $(BUILD)/src/app/main.o
 BIN      = $(BUILD)/streamctl
 LIB      = $(BUILD)/libstreamctl.a
 
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-FORMAT_FILES = $(wildcard src/*.[ch] transports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+FORMAT_FILES = $(wildcard src/*/*.[ch] transports/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 
 .PHONY: all setup test check unit integration asan demo format format-check clean brokers-stop
 
@@ -56,7 +69,7 @@ endif
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(ROOM_INC) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -69,7 +82,7 @@ $(BIN): $(MAIN_OBJ) $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CRITERION_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(ROOMS_INC) $(PKG_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CRITERION_LIBS)
 
 setup:
 	@scripts/setup.sh
@@ -147,7 +160,7 @@ fuzz-lib:
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h fuzz-lib
 	@$(if $(Q),echo "  FUZZ-CC $<")
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=c11 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(ROOMS_INC) $(PKG_CFLAGS) -std=c11 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
 		-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer $(FUZZ_SAN) -Itests/fuzz -o $@ $< \
 		$(FUZZ_BUILD)/libstreamctl.a $(LDLIBS)
 
@@ -167,7 +180,7 @@ bench-bin: $(BENCH_BIN)
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_stats.h $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH   $<")
-	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Itests/bench -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(ROOMS_INC) $(PKG_CFLAGS) $(CFLAGS) -Itests/bench -o $@ $< $(LIB) $(LDLIBS)
 
 # Every CSV and plot (long: tens of minutes; run it on a quiet machine).
 bench: $(BIN) bench-bin

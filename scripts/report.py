@@ -127,7 +127,7 @@ def bottleneck():
 
 
 def bottleneck_json_encode():
-    """Before/after of the JSON encoder's doubles (src/dtoa.c), newest run only."""
+    """Before/after of the JSON encoder's doubles (src/codec/dtoa.c), newest run only."""
     data = rows("bottleneck-json-encode.csv")
     if not data:
         return "*(no data yet: run scripts/bench/bottleneck-json-encode.sh)*"
@@ -140,7 +140,7 @@ def bottleneck_json_encode():
     n = int(meas[0]["count"])
     out = ["| version | median records/s | median CPU µs/record | instructions/record | bytes/record |",
            "|---|---|---|---|---|"]
-    for v, what in (("before", "`%.15g/16g/17g` + `strtod` per double"), ("after", "Grisu3, `src/dtoa.c`")):
+    for v, what in (("before", "`%.15g/16g/17g` + `strtod` per double"), ("after", "Grisu3, `src/codec/dtoa.c`")):
         c = cg.get(v, {})
         out.append(f"| {v}: {what} | {fnum(med[(v, 'records_per_s')], 0)} | "
                    f"{fnum(med[(v, 'cpu_us_per_record')])} | {fnum(c.get('instructions_per_record'), 0)} | "

@@ -3,7 +3,7 @@
  * shared by backends (names, -X properties, broker URIs).
  */
 #include "transport.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <errno.h>
 #include <stdio.h>

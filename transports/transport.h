@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/record.h"
+#include "record.h"
 
 struct sc_error;
 
