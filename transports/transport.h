@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "stop.h"
 
 struct sc_error;
 
@@ -220,8 +221,5 @@ int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
 		       struct transport_tls *out, struct sc_error *err);
 /* True for the -X keys transport_tls_opts() reads. */
 bool transport_tls_key(const char *key);
-
-/* Set by the signal handler: backends stop blocking waits when true. */
-bool sc_stop_requested(void);
 
 #endif /* SC_TRANSPORT_H */
