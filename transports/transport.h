@@ -154,7 +154,8 @@ int transport_registry_check(struct sc_error *err);
 
 /*
  * Open a backend; *out is NULL on failure.  cfg strings must outlive the
- * transport.
+ * transport.  Every wrapper below accepts err == NULL (the code alone is
+ * returned then).
  */
 int transport_open(const char *name, const struct transport_cfg *cfg, struct transport **out,
 		   struct sc_error *err);
