@@ -14,7 +14,9 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS     = rdkafka librabbitmq msgpack jansson sqlite3 libmicrohttpd
+PKGS     = rdkafka librabbitmq msgpack sqlite3 libmicrohttpd
+# jansson is a test aid only (a reference JSON parser for the codec tests)
+TEST_PKGS = jansson
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-format-nonliteral -Wno-missing-field-initializers
 OPT     ?= -O2 -g
@@ -44,6 +46,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # (transports/mqtt_sync.c says why that is safe); 3c for QoS 0 publishers
 LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lpaho-mqtt3c -lm -lpthread
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 LIB_SRC  = $(filter-out src/app/main.c,$(wildcard src/*/*.c)) $(wildcard transports/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -82,7 +86,7 @@ $(BIN): $(MAIN_OBJ) $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(CPPFLAGS) $(ROOMS_INC) $(PKG_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CRITERION_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(ROOMS_INC) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(TEST_LIBS) $(CRITERION_LIBS)
 
 setup:
 	@scripts/setup.sh
@@ -123,6 +127,10 @@ format-check:
 
 clean:
 	rm -rf build build-* 
+
+# make print-VAR prints a variable (tests read LDLIBS from it).
+print-%:
+	@echo '$($*)'
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
 
