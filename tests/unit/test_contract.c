@@ -274,6 +274,7 @@ static void publish_and_consume(const struct backend *b)
 	static struct seen s;
 	struct transport *c, *p;
 
+	memset(&s, 0, sizeof(s));
 	setup(b);
 	c = consumer(b, 0, SC_STREAM_RAW_CPU, "c", 0);
 	p = producer(b, 0, 0);
@@ -298,6 +299,7 @@ static void order_per_key(const struct backend *b)
 	int last[5] = {-1, -1, -1, -1, -1};
 	struct transport *c, *p;
 
+	memset(&s, 0, sizeof(s));
 	setup(b);
 	c = consumer(b, 0, SC_STREAM_RAW_CPU, "c", 0);
 	p = producer(b, 0, 0);
@@ -330,6 +332,8 @@ static void redelivers_what_was_not_committed(const struct backend *b)
 	static struct seen s, again;
 	struct transport *c, *p;
 
+	memset(&s, 0, sizeof(s));
+	memset(&again, 0, sizeof(again));
 	setup(b);
 	c = consumer(b, 0, SC_STREAM_RAW_CPU, "c", 0);
 	if (!transport_has(c, TRANSPORT_CAP_COMMIT)) {
@@ -372,6 +376,9 @@ static void commit_after_output_is_safe(const struct backend *b)
 	int64_t end;
 	bool commits;
 
+	memset(&in, 0, sizeof(in));
+	memset(&out, 0, sizeof(out));
+	memset(&rest, 0, sizeof(rest));
 	setup(b);
 	proc_in = consumer(b, 0, SC_STREAM_RAW_CPU, "proc", 0);
 	sink = consumer(b, 1, SC_STREAM_PROC_CPU, "sink", 0);
@@ -430,6 +437,8 @@ static void close_and_drain(const struct backend *b)
 	static struct seen s, again;
 	struct transport *c, *p;
 
+	memset(&s, 0, sizeof(s));
+	memset(&again, 0, sizeof(again));
 	setup(b);
 	c = consumer(b, 0, SC_STREAM_RAW_CPU, "c", 0);
 	p = producer(b, 0, 0);
@@ -465,6 +474,7 @@ static void oversized_messages(const struct backend *b)
 	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = big, .len = sizeof(big)};
 
 	memset(big, 'x', sizeof(big));
+	memset(&s, 0, sizeof(s));
 	setup(b);
 	p = producer(b, 0, 1024);
 	cr_assert_eq(transport_publish(p, &m, &err), -SC_ETOOBIG);
