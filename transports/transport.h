@@ -9,7 +9,8 @@
  * with everything else static, and are listed in transports/registry.c.
  * Only transports/<name>.c may include its client library's headers.
  *
- * Delivery contract (ARCHITECTURE.md):
+ * Delivery contract (docs/ARCHITECTURE.md; tests/unit/test_contract.c checks it
+ * against every backend):
  *  - publish() borrows the message; a backend that delivers asynchronously
  *    copies what it needs.  publish() may block to apply backpressure when
  *    the backend's bounded queue is full.

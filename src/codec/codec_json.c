@@ -13,8 +13,8 @@
  * features) are decoded in place as they come; when the object closes its
  * fields are checked in a fixed order and the first bad one is named in err.
  * Syntax errors anywhere (truncation, malformed json, trailing garbage)
- * take precedence over field errors, so a message gets the same reason it
- * got from the jansson-based decoder this replaces.  A reading's "values"
+ * take precedence over field errors, so a message that is not JSON is
+ * reported as such whatever its fields hold.  A reading's "values"
  * keep their document order.  "seq" is exact over the whole uint64 range.
  *
  * Map:  encoder output - encoder bodies - decode helpers - object scanning -
