@@ -7,6 +7,7 @@
 #   make unit         Criterion unit tests only
 #   make asan         build and run the unit and pipe tests under ASan/UBSan
 #   make tsan         build and run the contract suite under ThreadSanitizer
+#   make compare      compare the transports like for like (under an hour; REPORT section 4)
 #   make demo         run the pipeline for a bounded time (TRANSPORT=pipe|kafka|amqp|mqtt)
 #   make format       reformat; make format-check fails on unformatted files
 #   make clean
@@ -156,8 +157,8 @@ print-%:
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
 
 # Pictures made from sources in docs/ (needs graphviz).
-docs: docs/img/architecture.png
-docs/img/architecture.png: docs/architecture.dot
+docs: docs/img/architecture.png docs/img/architecture-amqp.png docs/img/architecture-mqtt.png
+docs/img/%.png: docs/%.dot
 	dot -Tpng -Gdpi=110 $< -o $@
 .PHONY: docs
 
@@ -202,7 +203,7 @@ fuzz-smoke: $(FUZZ_BIN)
 # ---- benchmarks (issue 8): scripts/bench/, results in bench/results/, plots in docs/img/
 BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop
 
-.PHONY: bench bench-quick bench-bin
+.PHONY: bench bench-quick bench-bin report report-check
 
 bench-bin: $(BENCH_BIN)
 
@@ -219,9 +220,32 @@ bench: $(BIN) bench-bin
 	@scripts/bench/bottleneck-json-decode.sh
 	@scripts/bench/bottleneck-msgpack-decode.sh
 	@STREAMCTL=$(abspath $(BIN)) scripts/experiments/broker-failure.sh
+	@$(MAKE) --no-print-directory report
+
+# REPORT.md's generated blocks and the plots, from the committed CSVs (seconds).
+report:
+	@/usr/bin/python3 scripts/bench/plot.py all
 	@/usr/bin/python3 scripts/report.py
+
+# Fails if REPORT.md's generated blocks are not what the committed CSVs give.
+report-check:
+	@/usr/bin/python3 scripts/report.py --check
 
 # A smoke profile with small counts (< 3 minutes), for CI.
 bench-quick: $(BIN) bench-bin
 	@STREAMCTL=$(abspath $(BIN)) BENCH_BUILD=$(abspath $(BUILD)) scripts/bench/run-all.sh quick
+
+# The transports compared like for like (issue 15): latency against offered
+# load, saturation, cost per record, crashes, the sensor workload and plain
+# Python pipelines as the reference; CSVs in bench/results/compare*.csv,
+# tables in bench/results/compare.md, figures docs/img/compare-*.png.
+# `compare` takes under an hour on a quiet machine; `compare-quick` (seconds
+# per cell, results in bench/results/quick) runs in make test.
+.PHONY: compare compare-quick compare-render
+compare: $(BIN)
+	@STREAMCTL=$(abspath $(BIN)) scripts/bench/compare.sh full
+compare-quick: $(BIN)
+	@STREAMCTL=$(abspath $(BIN)) scripts/bench/compare.sh quick
+compare-render:
+	@COMPARE_RENDER_ONLY=1 scripts/bench/compare.sh full
 FORMAT_FILES += $(wildcard tests/bench/*.[ch]) $(wildcard tests/tsan/*.c tests/tsan/*/*.h)

@@ -19,6 +19,8 @@ AMQP_RESTART=scripts/amqp-bounce.sh scripts/run-integration.sh ${SUITES:-} 2>&1 
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 integ_out=$(cat "$log")
 if make --no-print-directory format-check; then fmt=0; else fmt=1; rc=1; fi
+# REPORT.md's generated blocks must be what the committed CSVs give
+if make --no-print-directory report-check; then rep=0; else rep=1; rc=1; fi
 
 # The unit tests include test_contract: the same behaviour asked of every
 # transport against its real broker.
@@ -58,13 +60,15 @@ bq_p=0 bq_f=0
 if [ "${CHECK_BENCH_QUICK:-0}" = 1 ]; then
 	make --no-print-directory bench-quick 2>&1 | tee "$log"
 	if [ "${PIPESTATUS[0]}" -eq 0 ] && grep -q ', 0 skipped, 0 failed' "$log"; then bq_p=1; else bq_f=1; rc=1; fi
+	# the transport comparison (make compare) in seconds per cell
+	if make --no-print-directory compare-quick; then bq_p=$((bq_p + 1)); else bq_f=$((bq_f + 1)); rc=1; fi
 fi
 
-pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + san_p + ts_p + fz_p + bq_p))
-fail=$((${uf:-0} + ${if_:-0} + fmt + san_f + ts_f + fz_f + bq_f))
+pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + (1 - rep) + san_p + ts_p + fz_p + bq_p))
+fail=$((${uf:-0} + ${if_:-0} + fmt + rep + san_f + ts_f + fz_f + bq_f))
 [ -z "${up:-}" ] && fail=$((fail + 1))
 [ -z "${ip:-}" ] && fail=$((fail + 1))
 echo
-echo "check: unit ${up:-?}/${uf:-?}, integration ${ip:-?}/${if_:-?}, format $([ $fmt = 0 ] && echo ok || echo FAILED), sanitizers $san_p/$san_f, tsan $ts_p/$ts_f, fuzz $fz_p/$fz_f, bench-quick $bq_p/$bq_f (passed/failed)"
+echo "check: unit ${up:-?}/${uf:-?}, integration ${ip:-?}/${if_:-?}, format $([ $fmt = 0 ] && echo ok || echo FAILED), report $([ $rep = 0 ] && echo ok || echo FAILED), sanitizers $san_p/$san_f, tsan $ts_p/$ts_f, fuzz $fz_p/$fz_f, bench-quick $bq_p/$bq_f (passed/failed)"
 printf '%d passed, %d failed\n' "$pass" "$fail"
 [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]

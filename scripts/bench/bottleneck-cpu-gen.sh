@@ -19,14 +19,17 @@ tmp=$(mktemp -d)
 . scripts/bench/revs.sh
 bench_revs "$tmp" "$before" "$after" all
 csv=bench/results/bottleneck-cpu-gen.csv
-[ -f "$csv" ] || echo "date,host,commit,version,run,count,wall_s,user_s,sys_s,msgs_per_s" >"$csv"
+# load1: the 1-minute load average when the row was written (issue 20);
+# files from before the column get it, empty, on their old rows
+[ -f "$csv" ] && ! head -n 1 "$csv" | grep -q ',load1$' && sed -i '1s/$/,load1/; 2,$s/$/,/' "$csv"
+[ -f "$csv" ] || echo "date,host,commit,version,run,count,wall_s,user_s,sys_s,msgs_per_s,load1" >"$csv"
 host=$(hostname)
 run_one() { # version run
 	local bin="$tmp/$1/build/streamctl" t
 	/usr/bin/time -o "$tmp/time" -f '%e %U %S' "$bin" generate --source=cpu --rate=0 \
 		--count="$n" --stats-interval=0 >/dev/null 2>/dev/null
 	read -r wall user sys <"$tmp/time"
-	echo "$(date -u +%FT%TZ),$host,${!1:0:12},$1,$2,$n,$wall,$user,$sys,$(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/(w>0?w:0.001)}')" >>"$csv"
+	echo "$(date -u +%FT%TZ),$host,${!1:0:12},$1,$2,$n,$wall,$user,$sys,$(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/(w>0?w:0.001)}'),$(cut -d" " -f1 /proc/loadavg)" >>"$csv"
 	echo "$wall"
 }
 run_one before warmup >/dev/null

@@ -51,7 +51,10 @@ for src in cpu sensor; do
 	cat "$tmp/$src.frames" >/dev/null # page cache
 done
 csv=bench/results/bottleneck-$codec-decode.csv
-[ -f "$csv" ] || echo "date,host,run_id,commit,version,source,run,count,bytes,wall_s,user_s,sys_s,msgs_per_s,cpu_us_per_msg" >"$csv"
+# load1: the 1-minute load average when the row was written (issue 20);
+# files from before the column get it, empty, on their old rows
+[ -f "$csv" ] && ! head -n 1 "$csv" | grep -q ',load1$' && sed -i '1s/$/,load1/; 2,$s/$/,/' "$csv"
+[ -f "$csv" ] || echo "date,host,run_id,commit,version,source,run,count,bytes,wall_s,user_s,sys_s,msgs_per_s,cpu_us_per_msg,load1" >"$csv"
 host=$(hostname)
 run_id=$(date -u +%Y%m%dT%H%M%SZ)
 run_one() { # version source run -> "wall cpu_us_per_msg"
@@ -64,7 +67,7 @@ run_one() { # version source run -> "wall cpu_us_per_msg"
 	local cpu_us rate
 	cpu_us=$(awk -v n="$n" -v u="$user" -v s="$sys" 'BEGIN{printf "%.3f", (u+s)*1e6/n}')
 	rate=$(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/(w>0?w:0.001)}')
-	echo "$(date -u +%FT%TZ),$host,$run_id,${!1:0:12},$1,$2,$3,$n,$(stat -c %s "$tmp/$2.frames"),$wall,$user,$sys,$rate,$cpu_us" >>"$csv"
+	echo "$(date -u +%FT%TZ),$host,$run_id,${!1:0:12},$1,$2,$3,$n,$(stat -c %s "$tmp/$2.frames"),$wall,$user,$sys,$rate,$cpu_us,$(cut -d" " -f1 /proc/loadavg)" >>"$csv"
 	echo "$rate $cpu_us"
 }
 # median and range of a list of numbers: "median (min-max)"

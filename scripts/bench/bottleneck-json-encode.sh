@@ -29,7 +29,10 @@ bench_revs "$tmp" "$before" "$after"
 gen_args=(generate --source=sensor --codec=json --rate=0 --transport=pipe --stats-interval=0
 	--seed=1 --source-id=bench --device-id=bench)
 csv=bench/results/bottleneck-json-encode.csv
-[ -f "$csv" ] || echo "date,host,commit,version,run,count,wall_s,user_s,sys_s,records_per_s,cpu_us_per_record" >"$csv"
+# load1: the 1-minute load average when the row was written (issue 20);
+# files from before the column get it, empty, on their old rows
+[ -f "$csv" ] && ! head -n 1 "$csv" | grep -q ',load1$' && sed -i '1s/$/,load1/; 2,$s/$/,/' "$csv"
+[ -f "$csv" ] || echo "date,host,commit,version,run,count,wall_s,user_s,sys_s,records_per_s,cpu_us_per_record,load1" >"$csv"
 host=$(hostname)
 run_one() { # version run -> "wall cpu_us_per_record"
 	local bin="$tmp/$1/build/streamctl"
@@ -38,7 +41,7 @@ run_one() { # version run -> "wall cpu_us_per_record"
 	local rps cpu
 	rps=$(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/(w>0?w:0.001)}')
 	cpu=$(awk -v n="$n" -v u="$user" -v s="$sys" 'BEGIN{printf "%.1f", (u+s)*1e6/n}')
-	echo "$(date -u +%FT%TZ),$host,${!1:0:12},$1,$2,$n,$wall,$user,$sys,$rps,$cpu" >>"$csv"
+	echo "$(date -u +%FT%TZ),$host,${!1:0:12},$1,$2,$n,$wall,$user,$sys,$rps,$cpu,$(cut -d" " -f1 /proc/loadavg)" >>"$csv"
 	echo "$wall $cpu"
 }
 run_one before warmup >/dev/null

@@ -71,4 +71,4 @@ PY
 else
 	bench_log "no valgrind: instruction counts skipped"
 fi
-bench_plot codec "$BENCH_RESULTS/codec.csv" "$BENCH_RESULTS/codec-callgrind.csv" "$BENCH_IMG/codec.png"
+bench_plot one codec.csv

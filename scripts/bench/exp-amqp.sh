@@ -16,7 +16,7 @@ bench_venv
 # rounds after the warm-up round 0 (experiments are long: at most 3 by default)
 : "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
 ROUNDS=$BENCH_EXP_ROUNDS
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-2000}; else N=${1:-10000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-2000}; else N=${1:-20000}; fi # issue 20: cells of 1 s and more
 : "${BENCH_CONSUMERS:=1 3 10}"
 : "${BENCH_PREFETCH:=1 10 100 1000}"
 : "${BENCH_CONFIRM:=1 100 1000}"
@@ -72,5 +72,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 	for p in $BENCH_PREFETCH; do drain prefetch "$p" "$pair" 1 "$p"; done
 	for w in $BENCH_CONFIRM; do confirm "$w" "$pair"; done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-amqp.csv" "$BENCH_IMG/exp-amqp.png" \
-	"RabbitMQ: consumers, prefetch, confirm window (N=$N)" value
+bench_plot one exp-amqp.csv

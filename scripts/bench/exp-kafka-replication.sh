@@ -22,7 +22,7 @@ bench_init exp-kafka-replication
 bench_venv
 : "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
 ROUNDS=$BENCH_EXP_ROUNDS
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-6000}; else N=${1:-1200000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-6000}; else N=${1:-3000000}; fi # issue 20: cells of 1 s and more
 P=${BENCH_PRODUCERS:-3}
 PARTS=3
 BROKERS=$BENCH_ROOT/scripts/brokers.sh
@@ -66,5 +66,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 		cell $cfg "$pair"
 	done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-kafka-replication.csv" "$BENCH_IMG/exp-kafka-replication.png" \
-	"Kafka: 1 vs 3 brokers, RF 1 vs 3; $P producers, N=$N, 3 partitions" brokers
+bench_plot one exp-kafka-replication.csv

@@ -21,7 +21,7 @@ bench_venv
 # rounds after the warm-up round 0 (experiments are long: at most 3 by default)
 : "${BENCH_EXP_ROUNDS:=$((BENCH_PAIRS < 3 ? BENCH_PAIRS : 3))}"
 ROUNDS=$BENCH_EXP_ROUNDS
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-200000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-5000}; else N=${1:-600000}; fi # issue 20: cells of 1 s and more
 : "${BENCH_PARTS:=1 3 12}"
 : "${BENCH_PROCS:=1 3}"
 : "${BENCH_JOIN:=8}"
@@ -75,5 +75,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 		done
 	done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-kafka-scaling.csv" "$BENCH_IMG/exp-kafka-scaling.png" \
-	"Kafka: processors in one group, N=$N from $BENCH_KEYS keys" partitions
+bench_plot one exp-kafka-scaling.csv

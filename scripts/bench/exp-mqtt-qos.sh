@@ -54,5 +54,4 @@ for ((pair = 0; pair <= ROUNDS; pair++)); do
 		done
 	done
 done
-bench_plot sweep "$BENCH_RESULTS/exp-mqtt-qos.csv" "$BENCH_IMG/exp-mqtt-qos.png" \
-	"MQTT pipeline by QoS (N=$N)" qos
+bench_plot one exp-mqtt-qos.csv

@@ -12,4 +12,4 @@ if [ "$BENCH_QUICK" = 1 ]; then ARGS=(--runs=10 --loops=300 --sensor-loops=10); 
 "$BG" "${ARGS[@]}" --csv >"$BENCH_TMP/g.csv" || bench_die "bench_genloop failed"
 bench_append_csv "$BENCH_RESULTS/genloop.csv" <"$BENCH_TMP/g.csv"
 column -s, -t <"$BENCH_TMP/g.csv" | tee "$BENCH_RESULTS/genloop-last.txt"
-bench_plot genloop "$BENCH_RESULTS/genloop.csv" "$BENCH_IMG/genloop.png"
+bench_plot one genloop.csv

@@ -320,7 +320,8 @@ bench_append_csv() {
 
 bench_plot() {
 	if bench_have_plot; then
-		"$PY" "$BENCH_DIR/plot.py" "$@" || bench_log "plot $1 failed"
+		BENCH_RESULTS=$BENCH_RESULTS BENCH_IMG=$BENCH_IMG BENCH_QUICK=$BENCH_QUICK \
+			"$PY" "$BENCH_DIR/plot.py" "$@" || bench_log "plot $* failed"
 	else
 		bench_log "no matplotlib: plot $1 skipped"
 	fi

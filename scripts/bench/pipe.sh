@@ -16,7 +16,7 @@
 bench_init pipe
 bench_venv
 
-if [ "$BENCH_QUICK" = 1 ]; then N=${1:-20000}; else N=${1:-100000}; fi
+if [ "$BENCH_QUICK" = 1 ]; then N=${1:-20000}; else N=${1:-1000000}; fi # issue 20: cells of 1 s and more
 : "${BENCH_PIPE_SOURCES:=cpu sensor}"
 : "${BENCH_PIPE_CODECS:=json msgpack}"
 NSENSOR=$((N / 25)) # a sensor record is ~90x bigger than a cpu one and JSON takes ~1 ms

@@ -5,7 +5,9 @@
  * the loop sleeps until then (absolute deadlines, so no drift over long
  * runs).  The envelope carries that intended time and the actual send time;
  * a producer that falls behind does not skip, it sends late and the
- * latency it caused shows in the downstream e2e figures.
+ * latency it caused shows in the downstream e2e figures.  Nothing leaves
+ * before its intended time: a record sent early would make every latency
+ * measured from the intended time read low (wait_due()).
  *
  * With --rate=0 (as fast as possible) the sensor simulator still advances
  * its event clock by one nominal push interval (1 s) per batch, so batches
@@ -25,6 +27,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +44,11 @@ struct gen_run {
 	struct sc_buf buf;
 };
 
+/* Below this much time to a deadline, wait_due() spins instead of sleeping. */
+#define SPIN_NS 20000
+/* Above this much time to a deadline, the transport is flushed first. */
+#define FLUSH_SLACK_NS 1000000
+
 /* Sleep until the monotonic deadline, waking early on a stop request. */
 static void sleep_until(int64_t deadline)
 {
@@ -52,6 +60,22 @@ static void sleep_until(int64_t deadline)
 		if (rc != EINTR)
 			return;
 	}
+}
+
+/*
+ * Wait until a record is due: sleep to SPIN_NS before the monotonic
+ * deadline, then spin to it.  The last check is on the wall clock the
+ * envelope's times are read from (intended is in it), so a record never
+ * leaves before its intended time even if the two clocks drift apart.
+ */
+static void wait_due(int64_t due_mono, int64_t intended_real)
+{
+	if (due_mono - sc_mono_ns() > SPIN_NS)
+		sleep_until(due_mono - SPIN_NS);
+	while (!sc_stop_requested() && sc_mono_ns() < due_mono)
+		;
+	while (!sc_stop_requested() && sc_now_ns() < intended_real)
+		;
 }
 
 static int send_one(struct gen_run *r, uint64_t seq, int64_t intended_ns, int64_t window_end,
@@ -103,15 +127,15 @@ static int run(struct gen_run *r, struct sc_error *err)
 		if (sc_stop_requested())
 			break;
 		if (period) {
-			if (due > sc_mono_ns() + 2000000) {
+			intended = start_real + (int64_t)seq * period;
+			if (due > sc_mono_ns() + FLUSH_SLACK_NS) {
 				rc = transport_flush(r->t, 0, err);
 				if (rc && rc != -SC_ETIMEDOUT)
 					return rc;
-				sleep_until(due);
-				if (sc_stop_requested())
-					break;
 			}
-			intended = start_real + (int64_t)seq * period;
+			wait_due(due, intended);
+			if (sc_stop_requested())
+				break;
 		} else {
 			intended = sc_now_ns();
 		}
@@ -187,6 +211,8 @@ int role_generate(const struct sc_config *cfg, struct sc_error *err)
 	rc = runtime_start(cfg, "generate", 0, &r.stats, &r.t, err);
 	if (rc)
 		goto free_gen;
+	/* paced sleeps end within ~1 us of their deadline, not the default 50 */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 	rc = run(&r, err);
 	frc = transport_flush(r.t, FLUSH_TIMEOUT_MS, rc ? NULL : err);
 	if (!rc && frc)

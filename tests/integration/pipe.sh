@@ -18,6 +18,20 @@ for codec in json msgpack; do
 	done
 done
 
+# paced at 1 kHz: no record leaves before its intended send time (one sent
+# early would make every latency measured from the intended time read low)
+db="$WORK/paced.db"
+paced() {
+	"$SC" generate --source=cpu --count=1500 --rate=1000 --stats-interval=0 2>/dev/null |
+		"$SC" process --stats-interval=0 2>/dev/null | "$SC" sink --db="$db" --stats-interval=0 2>/dev/null
+}
+check "pipe cpu at 1 kHz: pipeline exits 0" paced
+check "pipe cpu at 1 kHz: verify --expect=1500 is clean" "$SC" verify --db="$db" --expect=1500
+check_eq "at 1 kHz no record was sent before its intended time" 0 \
+	"$(sql "$db" "SELECT COUNT(*) FROM cpu_stats WHERE sent_ns < intended_ns")"
+check_eq "at 1 kHz the intended times are 1 ms apart" 1499 \
+	"$(sql "$db" "SELECT (MAX(intended_ns) - MIN(intended_ns)) / 1000000 FROM cpu_stats")"
+
 db="$WORK/cpu-json.db"
 sqlite3 "$db" "DELETE FROM cpu_stats WHERE seq = 417"
 check_exit 1 "verify exits 1 after a row is deleted" "$SC" verify --db="$db" --expect=1000
