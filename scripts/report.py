@@ -294,7 +294,7 @@ def bottleneck_json_encode():
     n = int(meas[0]["count"])
     out = ["| version | median records/s | median CPU µs/record | instructions/record | bytes/record |",
            "|---|---|---|---|---|"]
-    for v, what in (("before", "`%.15g/16g/17g` + `strtod` per double"), ("after", "Grisu3, `src/codec/dtoa.c`")):
+    for v, what in (("before", "`%.15g/16g/17g` + `strtod` per double"), ("after", "Grisu3, `src/dtoa.c`")):
         c = cg.get(v, {})
         out.append(f"| {v}: {what} | {fnum(med[(v, 'records_per_s')], 0)} | "
                    f"{fnum(med[(v, 'cpu_us_per_record')])} | {fnum(c.get('instructions_per_record'), 0)} | "
