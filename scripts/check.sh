@@ -22,6 +22,8 @@ if make --no-print-directory format-check; then fmt=0; else fmt=1; rc=1; fi
 # REPORT.md's generated blocks must be what the committed CSVs give
 if make --no-print-directory report-check; then rep=0; else rep=1; rc=1; fi
 
+# The unit tests include test_contract: the same behaviour asked of every
+# transport against its real broker.
 # Optional: the unit, pipe, cli and metrics tests again under ASan/UBSan,
 # and a bounded libFuzzer run of every fuzz target.
 san_p=0 san_f=0 fz_p=0 fz_f=0
@@ -31,6 +33,16 @@ if [ "${CHECK_SANITIZERS:-0}" = 1 ]; then
 	while read -r p f; do san_p=$((san_p + p)); san_f=$((san_f + f)); done < <(
 		sed -n 's/^\(unit\|integration\): \([0-9]*\) passed, \([0-9]*\) failed$/\2 \3/p' "$log")
 	[ "$san_p" -gt 0 ] || san_f=$((san_f + 1))
+fi
+# With the sanitizers: the contract suite and the transport tests under
+# ThreadSanitizer (make tsan).
+ts_p=0 ts_f=0
+if [ "${CHECK_SANITIZERS:-0}" = 1 ]; then
+	make --no-print-directory tsan 2>&1 | tee "$log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	read -r ts_p ts_f < <(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log" | tail -n 1)
+	ts_p=${ts_p:-0} ts_f=${ts_f:-1}
+	[ "$ts_p" -gt 0 ] || ts_f=$((ts_f + 1))
 fi
 if [ -n "${CHECK_FUZZ_SECONDS:-}" ]; then
 	make --no-print-directory fuzz FUZZ_SECONDS="$CHECK_FUZZ_SECONDS" 2>&1 | tee "$log"
@@ -52,11 +64,11 @@ if [ "${CHECK_BENCH_QUICK:-0}" = 1 ]; then
 	if make --no-print-directory compare-quick; then bq_p=$((bq_p + 1)); else bq_f=$((bq_f + 1)); rc=1; fi
 fi
 
-pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + (1 - rep) + san_p + fz_p + bq_p))
-fail=$((${uf:-0} + ${if_:-0} + fmt + rep + san_f + fz_f + bq_f))
+pass=$((${up:-0} + ${ip:-0} + (1 - fmt) + (1 - rep) + san_p + ts_p + fz_p + bq_p))
+fail=$((${uf:-0} + ${if_:-0} + fmt + rep + san_f + ts_f + fz_f + bq_f))
 [ -z "${up:-}" ] && fail=$((fail + 1))
 [ -z "${ip:-}" ] && fail=$((fail + 1))
 echo
-echo "check: unit ${up:-?}/${uf:-?}, integration ${ip:-?}/${if_:-?}, format $([ $fmt = 0 ] && echo ok || echo FAILED), report $([ $rep = 0 ] && echo ok || echo FAILED), sanitizers $san_p/$san_f, fuzz $fz_p/$fz_f, bench-quick $bq_p/$bq_f (passed/failed)"
+echo "check: unit ${up:-?}/${uf:-?}, integration ${ip:-?}/${if_:-?}, format $([ $fmt = 0 ] && echo ok || echo FAILED), report $([ $rep = 0 ] && echo ok || echo FAILED), sanitizers $san_p/$san_f, tsan $ts_p/$ts_f, fuzz $fz_p/$fz_f, bench-quick $bq_p/$bq_f (passed/failed)"
 printf '%d passed, %d failed\n' "$pass" "$fail"
 [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]

@@ -8,12 +8,12 @@
 # prints one line and exits 1 instead of a page of client errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Tags: $IMAGE, or streamctl:latest plus streamctl:<version> (src/cli.h), the
+# Tags: $IMAGE, or streamctl:latest plus streamctl:<version> (src/app/cli.h), the
 # tag compose/k8s pins.
 if [ -n "${IMAGE:-}" ]; then
 	tags=(-t "$IMAGE")
 else
-	version=$(sed -n 's/^#define STREAMCTL_VERSION "\(.*\)"$/\1/p' src/cli.h)
+	version=$(sed -n 's/^#define STREAMCTL_VERSION "\(.*\)"$/\1/p' src/app/cli.h)
 	tags=(-t streamctl:latest ${version:+-t "streamctl:$version"})
 fi
 

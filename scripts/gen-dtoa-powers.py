@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Print the cached powers of ten for src/dtoa.c (Grisu, Loitsch 2010, section 4).
+"""Print the cached powers of ten for src/codec/dtoa.c (Grisu, Loitsch 2010, section 4).
 
 For k = -348, -340, ..., 340: the 64-bit significand f (top bit set) and the
 binary exponent e with f * 2^e = 10^k rounded to nearest, computed exactly
 with Python integers.  Usage: scripts/gen-dtoa-powers.py > table (paste into
-the cached_pow[] initialiser in src/dtoa.c).
+the cached_pow[] initialiser in src/codec/dtoa.c).
 """
 from fractions import Fraction
 

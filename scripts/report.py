@@ -279,7 +279,7 @@ def bottleneck():
 
 
 def bottleneck_json_encode():
-    """Before/after of the JSON encoder's doubles (src/dtoa.c), newest run only."""
+    """Before/after of the JSON encoder's doubles (src/codec/dtoa.c), newest run only."""
     data = rows("bottleneck-json-encode.csv")
     if not data:
         return "*(no data yet: run scripts/bench/bottleneck-json-encode.sh)*"

@@ -34,7 +34,7 @@
  * Map:  consumer setup - poll - commit and release - lag - vtable
  */
 #include "amqp_int.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

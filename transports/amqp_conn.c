@@ -7,7 +7,7 @@
  * Map:  options - errors - connect - topology - reconnect
  */
 #include "amqp_int.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>

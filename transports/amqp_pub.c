@@ -20,7 +20,7 @@
  * Map:  ring - sending - confirms - publish and flush
  */
 #include "amqp_int.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -47,7 +47,7 @@
  */
 #include "kafka_int.h"
 
-#include "../src/error.h"
+#include "error.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  */
 #include "kafka_int.h"
 
-#include "../src/error.h"
+#include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -120,7 +120,7 @@
  *       healthy - ops
  */
 #include "mqtt_internal.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * id, group), topic names and subscription filters.  See mqtt.c.
  */
 #include "mqtt_internal.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
  * Map:  receive queue - journal - poll / commit / release - lag
  */
 #include "mqtt_internal.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

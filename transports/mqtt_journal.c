@@ -5,7 +5,7 @@
  * Map:  crc - open/close - replay - append - commit
  */
 #include "mqtt_journal.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <errno.h>
 #include <fcntl.h>

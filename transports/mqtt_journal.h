@@ -22,7 +22,7 @@
 #ifndef SC_MQTT_JOURNAL_H
 #define SC_MQTT_JOURNAL_H
 
-#include "../src/record.h"
+#include "record.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -23,7 +23,7 @@
  * after MQTTAsync_destroy (no callback can follow).
  */
 #include "mqtt_internal.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -56,7 +56,7 @@
  * The "k" property of a publish is allocated and freed here, both by 3as.
  */
 #include "mqtt_internal.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <MQTTClient.h>
 

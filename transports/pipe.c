@@ -16,7 +16,7 @@
  * delivery confirmation, no commit and no replay, which is what its caps say.
  */
 #include "transport.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <errno.h>
 #include <poll.h>

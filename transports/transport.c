@@ -3,7 +3,7 @@
  * shared by backends (names, -X properties, broker URIs).
  */
 #include "transport.h"
-#include "../src/error.h"
+#include "error.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,9 +72,14 @@ int transport_registry_check(struct sc_error *err)
 	return 0;
 }
 
+/* Callers may pass err == NULL; backends and this file write through err
+ * unconditionally (return -err->code), so the wrappers give them a scratch. */
+#define ERR_OR_SCRATCH(err, scratch) ((err) ? (err) : (sc_error_clear(&(scratch)), &(scratch)))
+
 int transport_open(const char *name, const struct transport_cfg *cfg, struct transport **out,
-		   struct sc_error *err)
+		   struct sc_error *err_in)
 {
+	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	const struct transport_ops *ops;
 	struct transport *t;
 	int rc;
@@ -108,8 +113,9 @@ int transport_open(const char *name, const struct transport_cfg *cfg, struct tra
 	return 0;
 }
 
-int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err_in)
 {
+	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
 	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
@@ -126,8 +132,9 @@ int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_err
 	return rc;
 }
 
-int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err)
+int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err_in)
 {
+	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -145,8 +152,9 @@ int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, stru
 	return rc;
 }
 
-int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_error *err)
+int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_error *err_in)
 {
+	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
 	if (!(t->ops->caps & TRANSPORT_CAP_COMMIT))
@@ -157,8 +165,10 @@ int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_erro
 	return rc;
 }
 
-int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err)
+int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err_in)
 {
+	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
+
 	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
 		return 0;
 	return t->ops->flush(t, timeout_ms, err);

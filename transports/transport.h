@@ -9,7 +9,8 @@
  * with everything else static, and are listed in transports/registry.c.
  * Only transports/<name>.c may include its client library's headers.
  *
- * Delivery contract (ARCHITECTURE.md):
+ * Delivery contract (docs/ARCHITECTURE.md; tests/unit/test_contract.c checks it
+ * against every backend):
  *  - publish() borrows the message; a backend that delivers asynchronously
  *    copies what it needs.  publish() may block to apply backpressure when
  *    the backend's bounded queue is full.
@@ -34,7 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/record.h"
+#include "record.h"
+#include "stop.h"
 
 struct sc_error;
 
@@ -153,7 +155,8 @@ int transport_registry_check(struct sc_error *err);
 
 /*
  * Open a backend; *out is NULL on failure.  cfg strings must outlive the
- * transport.
+ * transport.  Every wrapper below accepts err == NULL (the code alone is
+ * returned then).
  */
 int transport_open(const char *name, const struct transport_cfg *cfg, struct transport **out,
 		   struct sc_error *err);
@@ -220,8 +223,5 @@ int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
 		       struct transport_tls *out, struct sc_error *err);
 /* True for the -X keys transport_tls_opts() reads. */
 bool transport_tls_key(const char *key);
-
-/* Set by the signal handler: backends stop blocking waits when true. */
-bool sc_stop_requested(void);
 
 #endif /* SC_TRANSPORT_H */

@@ -10,7 +10,7 @@
 # it ("after"; json: its duplicate-key handling, before any encoder change,
 # so the figures are the decoder's alone - the encoder's doubles are
 # bottleneck-json-encode.sh; msgpack: the newest commit that changed
-# src/codec_msgpack.c; AFTER=<rev> measures another revision) in temporary
+# src/codec/codec_msgpack.c; AFTER=<rev> measures another revision) in temporary
 # worktrees, generates N cpu and NS sensor records in CODEC once, then runs
 # `streamctl process --transport=pipe --codec=CODEC` over them alternately
 # with each build (A B A B ..., after one warm-up pair, per source) and
@@ -32,7 +32,7 @@ json)
 	;;
 msgpack)
 	fix='msgpack decode: one pass over the bytes in place'
-	last=$(git log -1 --format=%H -- src/codec_msgpack.c)
+	last=$(git log -1 --format=%H -- src/codec/codec_msgpack.c)
 	;;
 *) echo "bottleneck-decode: unknown codec '$codec' (known: json, msgpack)" >&2; exit 2 ;;
 esac

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bench/bottleneck-json-encode.sh [PAIRS] - before/after figures for
-# the JSON encoder fix "shortest round-trip doubles with Grisu3" (src/dtoa.c
+# the JSON encoder fix "shortest round-trip doubles with Grisu3" (src/codec/dtoa.c
 # replaces put_dbl's snprintf("%.15g/16g/17g") + strtod() loop).
 #
-# Builds the commit before src/dtoa.c was added and the newest commit that
-# changed src/dtoa.c in temporary worktrees, then runs `streamctl generate
+# Builds the commit before src/codec/dtoa.c was added and the newest commit that
+# changed src/codec/dtoa.c in temporary worktrees, then runs `streamctl generate
 # --source=sensor --codec=json --rate=0 --count=N --transport=pipe` into
 # /dev/null alternately with each build (A B A B ..., after one warm-up
 # pair) and records wall, user and system time per run in
@@ -19,10 +19,10 @@ cd "$(dirname "$0")/../.."
 pairs=${1:-7}
 n=${N:-10000}
 cg_n=${CG_N:-200}
-first=$(git log --diff-filter=A --format=%H -- src/dtoa.c | tail -n 1)
-[ -n "$first" ] || { echo "bottleneck-json-encode: src/dtoa.c is not in this history" >&2; exit 1; }
+first=$(git log --follow --diff-filter=A --format=%H -- src/codec/dtoa.c | tail -n 1)
+[ -n "$first" ] || { echo "bottleneck-json-encode: src/codec/dtoa.c is not in this history" >&2; exit 1; }
 before=$(git rev-parse "$first^")
-after=$(git log -1 --format=%H -- src/dtoa.c)
+after=$(git log -1 --format=%H -- src/codec/dtoa.c)
 tmp=$(mktemp -d)
 . scripts/bench/revs.sh
 bench_revs "$tmp" "$before" "$after"

@@ -1,5 +1,5 @@
 /*
- * fuzz_dtoa.c - libFuzzer target for dtoa_shortest() (src/dtoa.h).
+ * fuzz_dtoa.c - libFuzzer target for dtoa_shortest() (src/codec/dtoa.h).
  *
  * The first 8 bytes of each input are a double's bit pattern (native byte
  * order; shorter inputs are zero-padded).  For every finite double the

@@ -28,4 +28,10 @@ check "verify creates no file" test ! -e "$WORK/nope.db"
 check_exit 65 "the pipe transport refuses a broker uri" "$SC" generate --transport=pipe --broker=kafka://x --count=1
 check "print-config shows env names" sh -c "'$SC' process --print-config | grep -q '^STREAMCTL_TRANSPORT=pipe$'"
 check "print-config reflects the environment" sh -c "STREAMCTL_NAMESPACE=abc '$SC' sink --print-config | grep -q '^STREAMCTL_NAMESPACE=abc$'"
+# Only the tests use jansson (to check the codecs against a reference parser):
+# neither the binary nor its link line (which --as-needed may hide) names it.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+check "the binary does not load jansson" sh -c "! ldd '$SC' | grep -q jansson"
+check "the binary's link libraries name no jansson" sh -c \
+	"make -s --no-print-directory -C '$root' print-LDLIBS | grep -q rdkafka && ! make -s --no-print-directory -C '$root' print-LDLIBS | grep -q jansson"
 finish

@@ -331,7 +331,7 @@ check_eq "make docker without an engine says so in one line" \
 	"$(PATH="$WORK/nodocker:$PATH" scripts/docker-build.sh 2>&1)"
 check_grep "make docker passes that line on" "^make docker: no Docker engine reachable" "$WORK/md.err"
 PATH="$WORK/fakedocker:$PATH" make -s docker >/dev/null 2>&1
-version=$(sed -n 's/^#define STREAMCTL_VERSION "\(.*\)"$/\1/p' src/cli.h)
+version=$(sed -n 's/^#define STREAMCTL_VERSION "\(.*\)"$/\1/p' src/app/cli.h)
 check_eq "with an engine, make docker builds docker/Dockerfile from the repo root as streamctl:latest" \
 	"docker build -f docker/Dockerfile -t streamctl:latest -t streamctl:$version ." \
 	"$(cat "$WORK/fakedocker/args" 2>/dev/null)"

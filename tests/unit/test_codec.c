@@ -6,6 +6,7 @@
  *       limits - Sensor Logger parse
  */
 #include "codec.h"
+#include "codec_internal.h"
 #include "error.h"
 #include "record.h"
 
@@ -1223,4 +1224,42 @@ Test(codec_sensorlogger, reports_malformed_input_on_one_line)
 	cr_assert_null(strchr(err.msg, '\n'), "reason has a newline: %s", err.msg);
 	cr_assert(strstr(err.msg, "json"), "%s", err.msg);
 	free(b.readings);
+}
+
+/* The schema's field tables and the decoders' key tables agree: each field
+ * names the key of its slot, its JSON key is that name, and a map's fields
+ * use distinct slots. */
+Test(codec_schema, field_tables_name_the_keys_of_their_slots)
+{
+	const struct {
+		const struct codec_fields *fs;
+		const struct codec_key *keys;
+		int nkeys;
+	} maps[] = {
+		{&codec_env_fields, codec_env_keys, E__N},
+		{&codec_sensor_fields, codec_sensor_keys, S__N},
+		{&codec_stats_fields, codec_stats_keys, T__N},
+		{&codec_features_fields, codec_features_keys, X__N},
+		{&codec_feature_fields, codec_feature_keys, F__N},
+		{&codec_dead_fields, codec_dead_keys, D__N},
+	};
+
+	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
+		unsigned int used = 0;
+
+		cr_assert_gt(maps[m].fs->n, 0);
+		for (unsigned int i = 0; i < maps[m].fs->n; i++) {
+			const struct codec_field *f = &maps[m].fs->f[i];
+			char json[CODEC_JSON_KEY_MAX];
+
+			cr_assert_lt(f->slot, maps[m].nkeys);
+			cr_assert_str_eq(f->name, maps[m].keys[f->slot].name);
+			cr_assert_eq(f->nlen, maps[m].keys[f->slot].len);
+			snprintf(json, sizeof(json), ",\"%s\":", f->name);
+			cr_assert_str_eq(f->json, json);
+			cr_assert_eq(f->jlen, strlen(json));
+			cr_assert_eq(used & (1u << f->slot), 0, "slot %u twice", f->slot);
+			used |= 1u << f->slot;
+		}
+	}
 }

@@ -1,6 +1,7 @@
 /* test_stats.c - the latency histogram. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "stats.h"
 
@@ -45,19 +46,80 @@ Test(hist, large_and_negative_values_are_clamped)
 	cr_assert_eq(hist_quantile(&h, 1.0), INT64_MAX);
 }
 
-Test(hist, merge_adds_counts)
+/*
+ * Merging two histograms of the same layout.  Only the tests combine
+ * histograms (the runtime records each sample into its interval and its
+ * since-start histogram), so the merge lives here rather than in stats.c.
+ */
+static void hist_merge(struct hist *into, const struct hist *from)
 {
-	static struct hist a, b;
+	if (!from->count)
+		return;
+	if (!into->count || from->min < into->min)
+		into->min = from->min;
+	if (!into->count || from->max > into->max)
+		into->max = from->max;
+	into->count += from->count;
+	into->sum += from->sum;
+	for (unsigned m = 0; m < HIST_MAGS; m++)
+		for (unsigned s = 0; s < HIST_SUB; s++)
+			into->buckets[m][s] += from->buckets[m][s];
+}
+
+static void assert_same_hist(const struct hist *x, const struct hist *y)
+{
+	static const double qs[] = {0, 0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 1};
+
+	cr_assert_eq(x->count, y->count);
+	cr_assert_eq(x->min, y->min);
+	cr_assert_eq(x->max, y->max);
+	cr_assert_float_eq(x->sum, y->sum, 1e-6 * (y->sum > 1 ? y->sum : 1));
+	cr_assert_eq(memcmp(x->buckets, y->buckets, sizeof(x->buckets)), 0, "bucket counts differ");
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		cr_assert_eq(hist_quantile(x, qs[i]), hist_quantile(y, qs[i]), "q=%g", qs[i]);
+}
+
+/* Merging the histograms of two halves of a sample equals recording the
+ * whole sample into one histogram: every bucket, the extremes, the sum and
+ * the quantiles. */
+Test(hist, merge_of_two_halves_equals_recording_all)
+{
+	static struct hist a, b, all;
+	unsigned int seed = 12345;
 
 	hist_reset(&a);
 	hist_reset(&b);
-	hist_record(&a, 10);
-	hist_record(&b, 1000);
-	hist_record(&b, 5);
+	hist_reset(&all);
+	for (int i = 0; i < 20000; i++) {
+		int64_t v = (int64_t)(rand_r(&seed) % 1000000) << (rand_r(&seed) % 20);
+
+		hist_record(i % 3 ? &a : &b, v);
+		hist_record(&all, v);
+	}
+	hist_record(&b, 0);
+	hist_record(&all, 0);
+	hist_record(&a, (int64_t)1 << 46);
+	hist_record(&all, (int64_t)1 << 46);
 	hist_merge(&a, &b);
-	cr_assert_eq(a.count, 3);
-	cr_assert_eq(a.min, 5);
-	cr_assert_eq(a.max, 1000);
+	assert_same_hist(&a, &all);
+}
+
+/* An empty side changes nothing, whichever side it is; the merged extremes
+ * come from the non-empty one even when the empty one's fields are zero. */
+Test(hist, merge_with_an_empty_histogram_is_the_identity)
+{
+	static struct hist a, empty, copy;
+
+	hist_reset(&a);
+	hist_reset(&empty);
+	hist_record(&a, 700);
+	hist_record(&a, 9000);
+	copy = a;
+	hist_merge(&a, &empty);
+	assert_same_hist(&a, &copy);
+	hist_merge(&empty, &a);
+	assert_same_hist(&empty, &copy);
+	cr_assert_eq(empty.min, 700);
 }
 
 Test(hist, empty_histogram_reports_zero)

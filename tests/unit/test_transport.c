@@ -259,3 +259,25 @@ Test(transport_pipe, write_to_closed_reader_is_a_clear_error)
 	cr_assert(strstr(err.msg, "downstream closed"), "%s", err.msg);
 	transport_close(pp.w);
 }
+
+/* Callers may pass no error detail: a failure is still a code, not a crash. */
+Test(transport_wrappers, accept_a_null_error)
+{
+	struct transport_cfg cfg = {.ns = "t", .role = "generate", .in_fd = -1, .out_fd = -1};
+	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = "x", .len = 1};
+	struct transport *t = (struct transport *)0x1;
+	struct pipe_pair pp;
+
+	cr_assert_eq(transport_open("carrier-pigeon", &cfg, &t, NULL), -SC_EINVAL);
+	cr_assert_null(t);
+	cr_assert_eq(transport_open("", &cfg, &t, NULL), -SC_EINVAL);
+
+	signal(SIGPIPE, SIG_IGN);
+	open_pair(&pp, 0);
+	transport_close(pp.r);
+	close(pp.fds[0]);
+	cr_assert_eq(transport_publish(pp.w, &m, NULL), 0);
+	cr_assert_eq(transport_flush(pp.w, 0, NULL), -SC_EIO);
+	transport_close(pp.w);
+	close(pp.fds[1]);
+}

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "error.h"
 #include "metrics.h"
+#include "stop.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -11,13 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_flag;
-
 static void on_signal(int sig)
 {
-	if (stop_flag)
+	if (sc_stop_requested())
 		_exit(128 + sig);
-	stop_flag = 1;
+	sc_stop_set(true);
 }
 
 void runtime_signals(void)
@@ -34,12 +33,7 @@ void runtime_signals(void)
 
 void runtime_request_stop(bool stop)
 {
-	stop_flag = stop ? 1 : 0;
-}
-
-bool sc_stop_requested(void)
-{
-	return stop_flag != 0;
+	sc_stop_set(stop);
 }
 
 /*

@@ -30,7 +30,8 @@ struct snap {
 
 struct metrics {
 	struct MHD_Daemon *d;
-	int fd, port;
+	int fd; /* the listening socket until the daemon takes it, then -1 */
+	int port;
 	char role[16];
 	pthread_mutex_t lock;
 	struct snap snap;
@@ -178,6 +179,7 @@ struct metrics *metrics_start(const char *addr, const char *role, struct sc_erro
 		sc_error_set(err, SC_EIO, "metrics: cannot serve on %s", addr);
 		goto close_fd;
 	}
+	m->fd = -1; /* the daemon owns it now: MHD_stop_daemon() closes it */
 	return m;
 close_fd:
 	close(m->fd);
@@ -229,7 +231,8 @@ void metrics_stop(struct metrics *m)
 		return;
 	if (m->d)
 		MHD_stop_daemon(m->d);
-	close(m->fd);
+	if (m->fd >= 0)
+		close(m->fd);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

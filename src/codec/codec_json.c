@@ -13,8 +13,8 @@
  * features) are decoded in place as they come; when the object closes its
  * fields are checked in a fixed order and the first bad one is named in err.
  * Syntax errors anywhere (truncation, malformed json, trailing garbage)
- * take precedence over field errors, so a message gets the same reason it
- * got from the jansson-based decoder this replaces.  A reading's "values"
+ * take precedence over field errors, so a message that is not JSON is
+ * reported as such whatever its fields hold.  A reading's "values"
  * keep their document order.  "seq" is exact over the whole uint64 range.
  *
  * Map:  encoder output - encoder bodies - decode helpers - object scanning -
@@ -187,6 +187,40 @@ static void put_base64(struct jenc *e, const unsigned char *s, size_t n)
 
 /* ---- encoder bodies ------------------------------------------------------ */
 
+/* The scalar fields fs of the struct at base; open: they start the object
+ * (the first key's comma becomes the '{'). */
+static void enc_fields(struct jenc *e, const struct codec_fields *fs, const void *base, bool open)
+{
+	const unsigned char *b = base;
+
+	for (unsigned int i = 0; i < fs->n; i++) {
+		const struct codec_field *f = &fs->f[i];
+		const void *m = b + f->off;
+		unsigned char *o = jenc_room(e, sizeof(f->json));
+
+		/* a fixed-size copy of the padded key, then the length it has */
+		if (!o)
+			return;
+		memcpy(o, f->json, sizeof(f->json));
+		if (open && i == 0)
+			*o = '{';
+		e->b->len += f->jlen;
+		switch (f->type) {
+		case CF_STR: put_str(e, f->name, m, f->size); break;
+		case CF_I64: put_i64(e, *(const int64_t *)m); break;
+		case CF_U64: put_u64(e, *(const uint64_t *)m); break;
+		case CF_U32: put_u64(e, *(const uint32_t *)m); break;
+		case CF_DBL: put_dbl(e, f->name, *(const double *)m); break;
+		case CF_BOOL:
+			if (*(const bool *)m)
+				PUTS(e, "true");
+			else
+				PUTS(e, "false");
+			break;
+		}
+	}
+}
+
 static void enc_cpu(struct jenc *e, const struct sc_cpu_sample *c)
 {
 	if (c->ncores == 0 || c->ncores > SC_CPU_MAX_CORES) {
@@ -238,12 +272,7 @@ static void enc_reading(struct jenc *e, const struct sc_sensor_reading *rd)
 
 static void enc_sensor(struct jenc *e, const struct sc_sensor_batch *b)
 {
-	PUTS(e, "{\"messageId\":");
-	put_i64(e, b->message_id);
-	PUTS(e, ",\"sessionId\":");
-	put_str(e, "sessionId", b->session_id, sizeof(b->session_id));
-	PUTS(e, ",\"deviceId\":");
-	put_str(e, "deviceId", b->device_id, sizeof(b->device_id));
+	enc_fields(e, &codec_sensor_fields, b, true);
 	PUTS(e, ",\"payload\":[");
 	for (size_t i = 0; i < b->n && !e->rc; i++) {
 		if (i)
@@ -255,64 +284,18 @@ static void enc_sensor(struct jenc *e, const struct sc_sensor_batch *b)
 
 static void enc_cpu_stats(struct jenc *e, const struct sc_cpu_stats *s)
 {
-	PUTS(e, "{\"ncores\":");
-	put_u64(e, s->ncores);
-	PUTS(e, ",\"total\":");
-	put_dbl(e, "total", s->total);
-	PUTS(e, ",\"mean_cores\":");
-	put_dbl(e, "mean_cores", s->mean_cores);
-	PUTS(e, ",\"rolling_mean\":");
-	put_dbl(e, "rolling_mean", s->rolling_mean);
-	PUTS(e, ",\"rolling_std\":");
-	put_dbl(e, "rolling_std", s->rolling_std);
-	PUTS(e, ",\"zscore\":");
-	put_dbl(e, "zscore", s->zscore);
-	if (s->anomaly)
-		PUTS(e, ",\"anomaly\":true");
-	else
-		PUTS(e, ",\"anomaly\":false");
-	PUTS(e, ",\"window\":");
-	put_u64(e, s->window);
+	enc_fields(e, &codec_stats_fields, s, true);
 	PUTS(e, "}");
 }
 
 static void enc_features(struct jenc *e, const struct sc_sensor_features *f)
 {
-	PUTS(e, "{\"messageId\":");
-	put_i64(e, f->message_id);
-	PUTS(e, ",\"sessionId\":");
-	put_str(e, "sessionId", f->session_id, sizeof(f->session_id));
-	PUTS(e, ",\"deviceId\":");
-	put_str(e, "deviceId", f->device_id, sizeof(f->device_id));
-	PUTS(e, ",\"window_start_ns\":");
-	put_i64(e, f->window_start_ns);
-	PUTS(e, ",\"window_end_ns\":");
-	put_i64(e, f->window_end_ns);
-	PUTS(e, ",\"nreadings\":");
-	put_u64(e, f->nreadings);
-	PUTS(e, ",\"activity\":");
-	put_str(e, "activity", f->activity, sizeof(f->activity));
-	PUTS(e, ",\"activity_score\":");
-	put_dbl(e, "activity_score", f->activity_score);
+	enc_fields(e, &codec_features_fields, f, true);
 	PUTS(e, ",\"features\":[");
 	for (size_t i = 0; i < f->n && !e->rc; i++) {
-		const struct sc_feature *ft = &f->features[i];
 		if (i)
 			PUTS(e, ",");
-		PUTS(e, "{\"sensor\":");
-		put_str(e, "sensor", ft->sensor, sizeof(ft->sensor));
-		PUTS(e, ",\"field\":");
-		put_str(e, "field", ft->field, sizeof(ft->field));
-		PUTS(e, ",\"count\":");
-		put_u64(e, ft->count);
-		PUTS(e, ",\"mean\":");
-		put_dbl(e, "mean", ft->mean);
-		PUTS(e, ",\"std\":");
-		put_dbl(e, "std", ft->std);
-		PUTS(e, ",\"min\":");
-		put_dbl(e, "min", ft->min);
-		PUTS(e, ",\"max\":");
-		put_dbl(e, "max", ft->max);
+		enc_fields(e, &codec_feature_fields, &f->features[i], true);
 		PUTS(e, "}");
 	}
 	PUTS(e, "]}");
@@ -320,12 +303,7 @@ static void enc_features(struct jenc *e, const struct sc_sensor_features *f)
 
 static void enc_dead(struct jenc *e, const struct sc_deadletter *d)
 {
-	PUTS(e, "{\"reason\":");
-	put_str(e, "reason", d->reason, sizeof(d->reason));
-	PUTS(e, ",\"origin\":");
-	put_str(e, "origin", d->origin, sizeof(d->origin));
-	PUTS(e, ",\"stage\":");
-	put_str(e, "stage", d->stage, sizeof(d->stage));
+	enc_fields(e, &codec_dead_fields, d, true);
 	PUTS(e, ",\"payload\":");
 	put_base64(e, d->payload, d->len);
 	PUTS(e, "}");
@@ -342,20 +320,8 @@ int codec_json_encode(const struct sc_record *r, struct sc_buf *out, struct sc_e
 				    (int)r->kind);
 	PUTS(&e, "{\"v\":1,\"kind\":\"");
 	put(&e, kind, strlen(kind));
-	PUTS(&e, "\",\"source\":");
-	put_str(&e, "source", r->env.source, sizeof(r->env.source));
-	PUTS(&e, ",\"key\":");
-	put_str(&e, "key", r->env.key, sizeof(r->env.key));
-	PUTS(&e, ",\"seq\":");
-	put_u64(&e, r->env.seq);
-	PUTS(&e, ",\"event_ns\":");
-	put_i64(&e, r->env.event_ns);
-	PUTS(&e, ",\"intended_ns\":");
-	put_i64(&e, r->env.intended_ns);
-	PUTS(&e, ",\"sent_ns\":");
-	put_i64(&e, r->env.sent_ns);
-	PUTS(&e, ",\"processed_ns\":");
-	put_i64(&e, r->env.processed_ns);
+	PUTS(&e, "\"");
+	enc_fields(&e, &codec_env_fields, &r->env, false);
 	PUTS(&e, ",\"body\":");
 	switch (r->kind) {
 	case SC_KIND_CPU: enc_cpu(&e, &r->u.cpu); break;
@@ -381,8 +347,8 @@ static int j_missing(const struct codec_path *p, const char *field, struct sc_er
 	return codec_field_error(err, p, field, "missing");
 }
 
-static int j_str(const struct jval *v, const struct codec_path *p, const char *field, char *dst,
-		 size_t size, struct sc_error *err)
+static inline int j_str(const struct jval *v, const struct codec_path *p, const char *field,
+			char *dst, size_t size, struct sc_error *err)
 {
 	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
@@ -393,8 +359,8 @@ static int j_str(const struct jval *v, const struct codec_path *p, const char *f
 	return 0;
 }
 
-static int j_i64(const struct jval *v, const struct codec_path *p, const char *field, int64_t *dst,
-		 struct sc_error *err)
+static inline int j_i64(const struct jval *v, const struct codec_path *p, const char *field,
+			int64_t *dst, struct sc_error *err)
 {
 	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
@@ -407,8 +373,8 @@ static int j_i64(const struct jval *v, const struct codec_path *p, const char *f
 	return 0;
 }
 
-static int j_u64(const struct jval *v, const struct codec_path *p, const char *field, uint64_t max,
-		 uint64_t *dst, struct sc_error *err)
+static inline int j_u64(const struct jval *v, const struct codec_path *p, const char *field,
+			uint64_t max, uint64_t *dst, struct sc_error *err)
 {
 	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
@@ -421,8 +387,8 @@ static int j_u64(const struct jval *v, const struct codec_path *p, const char *f
 	return 0;
 }
 
-static int j_u32(const struct jval *v, const struct codec_path *p, const char *field, uint32_t *dst,
-		 struct sc_error *err)
+static inline int j_u32(const struct jval *v, const struct codec_path *p, const char *field,
+			uint32_t *dst, struct sc_error *err)
 {
 	uint64_t u = 0;
 	int rc = j_u64(v, p, field, UINT32_MAX, &u, err);
@@ -443,8 +409,8 @@ static int jv_double(const struct jval *v, double *dst)
 	return 0;
 }
 
-static int j_dbl(const struct jval *v, const struct codec_path *p, const char *field, double *dst,
-		 struct sc_error *err)
+static inline int j_dbl(const struct jval *v, const struct codec_path *p, const char *field,
+			double *dst, struct sc_error *err)
 {
 	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
@@ -455,14 +421,40 @@ static int j_dbl(const struct jval *v, const struct codec_path *p, const char *f
 	return 0;
 }
 
-static int j_bool(const struct jval *v, const struct codec_path *p, const char *field, bool *dst,
-		  struct sc_error *err)
+static inline int j_bool(const struct jval *v, const struct codec_path *p, const char *field,
+			 bool *dst, struct sc_error *err)
 {
 	if (v->type == JT_NONE)
 		return j_missing(p, field, err);
 	if (v->type != JT_TRUE && v->type != JT_FALSE)
 		return codec_field_error(err, p, field, "expected boolean");
 	*dst = v->type == JT_TRUE;
+	return 0;
+}
+
+/* The scalar fields fs of the struct at base from their slots, in table order. */
+static int j_fields(const struct jval *sl, const struct codec_fields *fs, void *base,
+		    const struct codec_path *p, struct sc_error *err)
+{
+	unsigned char *b = base;
+
+	for (unsigned int i = 0; i < fs->n; i++) {
+		const struct codec_field *f = &fs->f[i];
+		const struct jval *v = &sl[f->slot];
+		void *m = b + f->off;
+		int rc = 0;
+
+		switch (f->type) {
+		case CF_STR: rc = j_str(v, p, f->name, m, f->size, err); break;
+		case CF_I64: rc = j_i64(v, p, f->name, m, err); break;
+		case CF_U64: rc = j_u64(v, p, f->name, UINT64_MAX, m, err); break;
+		case CF_U32: rc = j_u32(v, p, f->name, m, err); break;
+		case CF_DBL: rc = j_dbl(v, p, f->name, m, err); break;
+		case CF_BOOL: rc = j_bool(v, p, f->name, m, err); break;
+		}
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -789,10 +781,7 @@ static int dec_sensor(struct jscan *s, const char *codec, const char *base,
 	memset(sl, 0, sizeof(sl));
 	if ((rc = scan_object(s, codec_sensor_keys, S__N, sl, dec_list, &c)))
 		return rc;
-	if ((rc = j_i64(&sl[S_MSGID], &p, "messageId", &b->message_id, err)) ||
-	    (rc = j_str(&sl[S_SESSION], &p, "sessionId", b->session_id, sizeof(b->session_id),
-			err)) ||
-	    (rc = j_str(&sl[S_DEVICE], &p, "deviceId", b->device_id, sizeof(b->device_id), err)))
+	if ((rc = j_fields(sl, &codec_sensor_fields, b, &p, err)))
 		return rc;
 	if (sl[S_PAYLOAD].type == JT_NONE)
 		return j_missing(&p, "payload", err);
@@ -885,16 +874,7 @@ static int dec_cpu_stats(struct jscan *s, struct sc_cpu_stats *st, struct sc_err
 	memset(sl, 0, sizeof(sl));
 	if ((rc = scan_object(s, codec_stats_keys, T__N, sl, NULL, NULL)))
 		return rc;
-	if ((rc = j_u32(&sl[T_NCORES], &p, "ncores", &st->ncores, err)) ||
-	    (rc = j_dbl(&sl[T_TOTAL], &p, "total", &st->total, err)) ||
-	    (rc = j_dbl(&sl[T_MEAN], &p, "mean_cores", &st->mean_cores, err)) ||
-	    (rc = j_dbl(&sl[T_RMEAN], &p, "rolling_mean", &st->rolling_mean, err)) ||
-	    (rc = j_dbl(&sl[T_RSTD], &p, "rolling_std", &st->rolling_std, err)) ||
-	    (rc = j_dbl(&sl[T_Z], &p, "zscore", &st->zscore, err)) ||
-	    (rc = j_bool(&sl[T_ANOMALY], &p, "anomaly", &st->anomaly, err)) ||
-	    (rc = j_u32(&sl[T_WINDOW], &p, "window", &st->window, err)))
-		return rc;
-	return 0;
+	return j_fields(sl, &codec_stats_fields, st, &p, err);
 }
 
 /* One feature: scalars only. */
@@ -908,15 +888,7 @@ static int dec_feature(struct jscan *s, const struct codec_path *p, struct sc_fe
 	memset(sl, 0, sizeof(sl));
 	if ((rc = scan_object(s, codec_feature_keys, F__N, sl, NULL, NULL)))
 		return rc;
-	if ((rc = j_str(&sl[F_SENSOR], p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
-	    (rc = j_str(&sl[F_FIELD], p, "field", ft->field, sizeof(ft->field), err)) ||
-	    (rc = j_u32(&sl[F_COUNT], p, "count", &ft->count, err)) ||
-	    (rc = j_dbl(&sl[F_MEAN], p, "mean", &ft->mean, err)) ||
-	    (rc = j_dbl(&sl[F_STD], p, "std", &ft->std, err)) ||
-	    (rc = j_dbl(&sl[F_MIN], p, "min", &ft->min, err)) ||
-	    (rc = j_dbl(&sl[F_MAX], p, "max", &ft->max, err)))
-		return rc;
-	return 0;
+	return j_fields(sl, &codec_feature_fields, ft, p, err);
 }
 
 /* Sensor features: scalars and features[...] */
@@ -934,15 +906,7 @@ static int dec_features(struct jscan *s, struct sc_sensor_features *f, struct sc
 	memset(sl, 0, sizeof(sl));
 	if ((rc = scan_object(s, codec_features_keys, X__N, sl, dec_list, &c)))
 		return rc;
-	if ((rc = j_i64(&sl[X_MSGID], &p, "messageId", &f->message_id, err)) ||
-	    (rc = j_str(&sl[X_SESSION], &p, "sessionId", f->session_id, sizeof(f->session_id),
-			err)) ||
-	    (rc = j_str(&sl[X_DEVICE], &p, "deviceId", f->device_id, sizeof(f->device_id), err)) ||
-	    (rc = j_i64(&sl[X_WSTART], &p, "window_start_ns", &f->window_start_ns, err)) ||
-	    (rc = j_i64(&sl[X_WEND], &p, "window_end_ns", &f->window_end_ns, err)) ||
-	    (rc = j_u32(&sl[X_NREAD], &p, "nreadings", &f->nreadings, err)) ||
-	    (rc = j_str(&sl[X_ACT], &p, "activity", f->activity, sizeof(f->activity), err)) ||
-	    (rc = j_dbl(&sl[X_SCORE], &p, "activity_score", &f->activity_score, err)))
+	if ((rc = j_fields(sl, &codec_features_fields, f, &p, err)))
 		return rc;
 	if (sl[X_FEATURES].type == JT_NONE)
 		return j_missing(&p, "features", err);
@@ -967,9 +931,7 @@ static int dec_dead(struct jscan *s, struct sc_deadletter *d, struct sc_error *e
 	memset(sl, 0, sizeof(sl));
 	if ((rc = scan_object(s, codec_dead_keys, D__N, sl, NULL, NULL)))
 		return rc;
-	if ((rc = j_str(&sl[D_REASON], &p, "reason", d->reason, sizeof(d->reason), err)) ||
-	    (rc = j_str(&sl[D_ORIGIN], &p, "origin", d->origin, sizeof(d->origin), err)) ||
-	    (rc = j_str(&sl[D_STAGE], &p, "stage", d->stage, sizeof(d->stage), err)) ||
+	if ((rc = j_fields(sl, &codec_dead_fields, d, &p, err)) ||
 	    (rc = j_base64(&sl[D_PAYLOAD], &p, "payload", d, err)))
 		return rc;
 	return 0;
@@ -1052,13 +1014,7 @@ static int dec_envelope(struct jscan *s, struct sc_record *r, struct sc_error *e
 		sc_record_reset(r, kind);
 	else
 		memset(&r->env, 0, sizeof(r->env));
-	if ((rc = j_str(&sl[E_SOURCE], &p, "source", r->env.source, sizeof(r->env.source), err)) ||
-	    (rc = j_str(&sl[E_KEY], &p, "key", r->env.key, sizeof(r->env.key), err)) ||
-	    (rc = j_u64(&sl[E_SEQ], &p, "seq", UINT64_MAX, &r->env.seq, err)) ||
-	    (rc = j_i64(&sl[E_EVENT], &p, "event_ns", &r->env.event_ns, err)) ||
-	    (rc = j_i64(&sl[E_INTENDED], &p, "intended_ns", &r->env.intended_ns, err)) ||
-	    (rc = j_i64(&sl[E_SENT], &p, "sent_ns", &r->env.sent_ns, err)) ||
-	    (rc = j_i64(&sl[E_PROCESSED], &p, "processed_ns", &r->env.processed_ns, err)))
+	if ((rc = j_fields(sl, &codec_env_fields, &r->env, &p, err)))
 		return rc;
 	if (sl[E_BODY].type == JT_NONE)
 		return j_missing(&p, "body", err);

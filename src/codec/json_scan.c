@@ -327,19 +327,6 @@ static int scan_number(struct jscan *s, struct jval *v)
 	return slow_double(s, a, q, &v->d);
 }
 
-bool js_number_value(const char *str, size_t n, double *out)
-{
-	struct jscan s;
-	struct jval v;
-
-	js_init(&s, str, n, "", NULL);
-	if (!n || !(str[0] == '-' || (str[0] >= '0' && str[0] <= '9')) || scan_number(&s, &v) ||
-	    s.p != s.end)
-		return false;
-	*out = v.type == JT_REAL ? v.d : v.neg ? -(double)v.mag : (double)v.mag;
-	return true;
-}
-
 /* ---- literals and values --------------------------------------------------------- */
 
 static int scan_literal(struct jscan *s, const char *lit, size_t n, enum jtype t, struct jval *v)

@@ -134,13 +134,6 @@ int js_keyset_add(struct jscan *s, struct jkeyset *ks, const struct jkey *k);
 void js_keyset_free(struct jkeyset *ks);
 
 /*
- * s[0..n) read as a JSON number into *out, correctly rounded (the same
- * value strtod gives; integers as (double)); false when s is not exactly
- * one JSON number.  Used by the encoder to check its shortest %g.
- */
-bool js_number_value(const char *s, size_t n, double *out);
-
-/*
  * Decode the string v into dst (size > 0, always terminated, truncated to
  * fit); returns the full decoded length, like strlcpy.
  */

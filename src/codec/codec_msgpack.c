@@ -79,6 +79,32 @@ static void m_dbl(struct menc *e, const char *field, double v)
 	msgpack_pack_double(&e->pk, v);
 }
 
+/* The scalar fields fs of the struct at base, as key/value pairs. */
+static void enc_fields(struct menc *e, const struct codec_fields *fs, const void *base)
+{
+	const unsigned char *b = base;
+
+	for (unsigned int i = 0; i < fs->n; i++) {
+		const struct codec_field *f = &fs->f[i];
+		const void *m = b + f->off;
+
+		msgpack_pack_str_with_body(&e->pk, f->name, f->nlen);
+		switch (f->type) {
+		case CF_STR: m_str(e, f->name, m, f->size); break;
+		case CF_I64: msgpack_pack_int64(&e->pk, *(const int64_t *)m); break;
+		case CF_U64: msgpack_pack_uint64(&e->pk, *(const uint64_t *)m); break;
+		case CF_U32: msgpack_pack_uint32(&e->pk, *(const uint32_t *)m); break;
+		case CF_DBL: m_dbl(e, f->name, *(const double *)m); break;
+		case CF_BOOL:
+			if (*(const bool *)m)
+				msgpack_pack_true(&e->pk);
+			else
+				msgpack_pack_false(&e->pk);
+			break;
+		}
+	}
+}
+
 static void enc_cpu(struct menc *e, const struct sc_cpu_sample *c)
 {
 	if (c->ncores == 0 || c->ncores > SC_CPU_MAX_CORES) {
@@ -125,13 +151,8 @@ static void enc_reading(struct menc *e, const struct sc_sensor_reading *rd)
 
 static void enc_sensor(struct menc *e, const struct sc_sensor_batch *b)
 {
-	msgpack_pack_map(&e->pk, 4);
-	m_key(e, "messageId");
-	msgpack_pack_int64(&e->pk, b->message_id);
-	m_key(e, "sessionId");
-	m_str(e, "sessionId", b->session_id, sizeof(b->session_id));
-	m_key(e, "deviceId");
-	m_str(e, "deviceId", b->device_id, sizeof(b->device_id));
+	msgpack_pack_map(&e->pk, codec_sensor_fields.n + 1u);
+	enc_fields(e, &codec_sensor_fields, b);
 	m_key(e, "payload");
 	msgpack_pack_array(&e->pk, b->n);
 	for (size_t i = 0; i < b->n && !e->rc; i++)
@@ -140,78 +161,26 @@ static void enc_sensor(struct menc *e, const struct sc_sensor_batch *b)
 
 static void enc_cpu_stats(struct menc *e, const struct sc_cpu_stats *s)
 {
-	msgpack_pack_map(&e->pk, 8);
-	m_key(e, "ncores");
-	msgpack_pack_uint32(&e->pk, s->ncores);
-	m_key(e, "total");
-	m_dbl(e, "total", s->total);
-	m_key(e, "mean_cores");
-	m_dbl(e, "mean_cores", s->mean_cores);
-	m_key(e, "rolling_mean");
-	m_dbl(e, "rolling_mean", s->rolling_mean);
-	m_key(e, "rolling_std");
-	m_dbl(e, "rolling_std", s->rolling_std);
-	m_key(e, "zscore");
-	m_dbl(e, "zscore", s->zscore);
-	m_key(e, "anomaly");
-	if (s->anomaly)
-		msgpack_pack_true(&e->pk);
-	else
-		msgpack_pack_false(&e->pk);
-	m_key(e, "window");
-	msgpack_pack_uint32(&e->pk, s->window);
+	msgpack_pack_map(&e->pk, codec_stats_fields.n);
+	enc_fields(e, &codec_stats_fields, s);
 }
 
 static void enc_features(struct menc *e, const struct sc_sensor_features *f)
 {
-	msgpack_pack_map(&e->pk, 9);
-	m_key(e, "messageId");
-	msgpack_pack_int64(&e->pk, f->message_id);
-	m_key(e, "sessionId");
-	m_str(e, "sessionId", f->session_id, sizeof(f->session_id));
-	m_key(e, "deviceId");
-	m_str(e, "deviceId", f->device_id, sizeof(f->device_id));
-	m_key(e, "window_start_ns");
-	msgpack_pack_int64(&e->pk, f->window_start_ns);
-	m_key(e, "window_end_ns");
-	msgpack_pack_int64(&e->pk, f->window_end_ns);
-	m_key(e, "nreadings");
-	msgpack_pack_uint32(&e->pk, f->nreadings);
-	m_key(e, "activity");
-	m_str(e, "activity", f->activity, sizeof(f->activity));
-	m_key(e, "activity_score");
-	m_dbl(e, "activity_score", f->activity_score);
+	msgpack_pack_map(&e->pk, codec_features_fields.n + 1u);
+	enc_fields(e, &codec_features_fields, f);
 	m_key(e, "features");
 	msgpack_pack_array(&e->pk, f->n);
 	for (size_t i = 0; i < f->n && !e->rc; i++) {
-		const struct sc_feature *ft = &f->features[i];
-		msgpack_pack_map(&e->pk, 7);
-		m_key(e, "sensor");
-		m_str(e, "sensor", ft->sensor, sizeof(ft->sensor));
-		m_key(e, "field");
-		m_str(e, "field", ft->field, sizeof(ft->field));
-		m_key(e, "count");
-		msgpack_pack_uint32(&e->pk, ft->count);
-		m_key(e, "mean");
-		m_dbl(e, "mean", ft->mean);
-		m_key(e, "std");
-		m_dbl(e, "std", ft->std);
-		m_key(e, "min");
-		m_dbl(e, "min", ft->min);
-		m_key(e, "max");
-		m_dbl(e, "max", ft->max);
+		msgpack_pack_map(&e->pk, codec_feature_fields.n);
+		enc_fields(e, &codec_feature_fields, &f->features[i]);
 	}
 }
 
 static void enc_dead(struct menc *e, const struct sc_deadletter *d)
 {
-	msgpack_pack_map(&e->pk, 4);
-	m_key(e, "reason");
-	m_str(e, "reason", d->reason, sizeof(d->reason));
-	m_key(e, "origin");
-	m_str(e, "origin", d->origin, sizeof(d->origin));
-	m_key(e, "stage");
-	m_str(e, "stage", d->stage, sizeof(d->stage));
+	msgpack_pack_map(&e->pk, codec_dead_fields.n + 1u);
+	enc_fields(e, &codec_dead_fields, d);
 	m_key(e, "payload");
 	msgpack_pack_bin_with_body(&e->pk, d->payload, d->len);
 }
@@ -226,25 +195,12 @@ int codec_msgpack_encode(const struct sc_record *r, struct sc_buf *out, struct s
 		return sc_error_set(err, SC_EINVAL, "msgpack: cannot encode record of kind %d",
 				    (int)r->kind);
 	msgpack_packer_init(&e.pk, &e, menc_write);
-	msgpack_pack_map(&e.pk, 10);
+	msgpack_pack_map(&e.pk, codec_env_fields.n + 3u); /* + v, kind, body */
 	m_key(&e, "v");
 	msgpack_pack_uint8(&e.pk, 1);
 	m_key(&e, "kind");
 	m_str(&e, "kind", kind, 32);
-	m_key(&e, "source");
-	m_str(&e, "source", r->env.source, sizeof(r->env.source));
-	m_key(&e, "key");
-	m_str(&e, "key", r->env.key, sizeof(r->env.key));
-	m_key(&e, "seq");
-	msgpack_pack_uint64(&e.pk, r->env.seq);
-	m_key(&e, "event_ns");
-	msgpack_pack_int64(&e.pk, r->env.event_ns);
-	m_key(&e, "intended_ns");
-	msgpack_pack_int64(&e.pk, r->env.intended_ns);
-	m_key(&e, "sent_ns");
-	msgpack_pack_int64(&e.pk, r->env.sent_ns);
-	m_key(&e, "processed_ns");
-	msgpack_pack_int64(&e.pk, r->env.processed_ns);
+	enc_fields(&e, &codec_env_fields, &r->env);
 	m_key(&e, "body");
 	switch (r->kind) {
 	case SC_KIND_CPU: enc_cpu(&e, &r->u.cpu); break;
@@ -555,8 +511,8 @@ static int mp_missing(const struct codec_path *p, const char *field, struct sc_e
 	return codec_field_error(err, p, field, "missing");
 }
 
-static int mp_str(const struct mval *v, const struct codec_path *p, const char *field, char *dst,
-		  size_t size, struct sc_error *err)
+static inline int mp_str(const struct mval *v, const struct codec_path *p, const char *field,
+			 char *dst, size_t size, struct sc_error *err)
 {
 	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
@@ -571,8 +527,8 @@ static int mp_str(const struct mval *v, const struct codec_path *p, const char *
 	return 0;
 }
 
-static int mp_i64(const struct mval *v, const struct codec_path *p, const char *field, int64_t *dst,
-		  struct sc_error *err)
+static inline int mp_i64(const struct mval *v, const struct codec_path *p, const char *field,
+			 int64_t *dst, struct sc_error *err)
 {
 	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
@@ -588,8 +544,8 @@ static int mp_i64(const struct mval *v, const struct codec_path *p, const char *
 	return 0;
 }
 
-static int mp_u64(const struct mval *v, const struct codec_path *p, const char *field, uint64_t max,
-		  uint64_t *dst, struct sc_error *err)
+static inline int mp_u64(const struct mval *v, const struct codec_path *p, const char *field,
+			 uint64_t max, uint64_t *dst, struct sc_error *err)
 {
 	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
@@ -602,8 +558,8 @@ static int mp_u64(const struct mval *v, const struct codec_path *p, const char *
 	return 0;
 }
 
-static int mp_u32(const struct mval *v, const struct codec_path *p, const char *field,
-		  uint32_t *dst, struct sc_error *err)
+static inline int mp_u32(const struct mval *v, const struct codec_path *p, const char *field,
+			 uint32_t *dst, struct sc_error *err)
 {
 	uint64_t u = 0;
 	int rc = mp_u64(v, p, field, UINT32_MAX, &u, err);
@@ -625,8 +581,8 @@ static inline int mv_double(const struct mval *v, double *dst)
 
 static const char *const dbl_why[] = {"", "expected number", "non-finite number"};
 
-static int mp_dbl(const struct mval *v, const struct codec_path *p, const char *field, double *dst,
-		  struct sc_error *err)
+static inline int mp_dbl(const struct mval *v, const struct codec_path *p, const char *field,
+			 double *dst, struct sc_error *err)
 {
 	int bad;
 
@@ -637,14 +593,40 @@ static int mp_dbl(const struct mval *v, const struct codec_path *p, const char *
 	return 0;
 }
 
-static int mp_bool(const struct mval *v, const struct codec_path *p, const char *field, bool *dst,
-		   struct sc_error *err)
+static inline int mp_bool(const struct mval *v, const struct codec_path *p, const char *field,
+			  bool *dst, struct sc_error *err)
 {
 	if (v->type == MT_NONE)
 		return mp_missing(p, field, err);
 	if (v->type != MT_BOOL)
 		return codec_field_error(err, p, field, "expected boolean");
 	*dst = v->v.b;
+	return 0;
+}
+
+/* The scalar fields fs of the struct at base from their slots, in table order. */
+static int mp_fields(const struct mval *sl, const struct codec_fields *fs, void *base,
+		     const struct codec_path *p, struct sc_error *err)
+{
+	unsigned char *b = base;
+
+	for (unsigned int i = 0; i < fs->n; i++) {
+		const struct codec_field *f = &fs->f[i];
+		const struct mval *v = &sl[f->slot];
+		void *m = b + f->off;
+		int rc = 0;
+
+		switch (f->type) {
+		case CF_STR: rc = mp_str(v, p, f->name, m, f->size, err); break;
+		case CF_I64: rc = mp_i64(v, p, f->name, m, err); break;
+		case CF_U64: rc = mp_u64(v, p, f->name, UINT64_MAX, m, err); break;
+		case CF_U32: rc = mp_u32(v, p, f->name, m, err); break;
+		case CF_DBL: rc = mp_dbl(v, p, f->name, m, err); break;
+		case CF_BOOL: rc = mp_bool(v, p, f->name, m, err); break;
+		}
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -931,10 +913,7 @@ static int dec_sensor(struct mscan *s, const struct mval *m, struct sc_sensor_ba
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
-	if ((rc = mp_i64(&sl[S_MSGID], &p, "messageId", &b->message_id, err)) ||
-	    (rc = mp_str(&sl[S_SESSION], &p, "sessionId", b->session_id, sizeof(b->session_id),
-			 err)) ||
-	    (rc = mp_str(&sl[S_DEVICE], &p, "deviceId", b->device_id, sizeof(b->device_id), err)) ||
+	if ((rc = mp_fields(sl, &codec_sensor_fields, b, &p, err)) ||
 	    (rc = mp_typed(&sl[S_PAYLOAD], MT_ARR, "array", &p, "payload", err)))
 		return rc;
 	if (sl[S_PAYLOAD].n > SC_SENSOR_MAX_READINGS)
@@ -1026,16 +1005,7 @@ static int dec_cpu_stats(struct mscan *s, const struct mval *m, struct sc_cpu_st
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
-	if ((rc = mp_u32(&sl[T_NCORES], &p, "ncores", &st->ncores, err)) ||
-	    (rc = mp_dbl(&sl[T_TOTAL], &p, "total", &st->total, err)) ||
-	    (rc = mp_dbl(&sl[T_MEAN], &p, "mean_cores", &st->mean_cores, err)) ||
-	    (rc = mp_dbl(&sl[T_RMEAN], &p, "rolling_mean", &st->rolling_mean, err)) ||
-	    (rc = mp_dbl(&sl[T_RSTD], &p, "rolling_std", &st->rolling_std, err)) ||
-	    (rc = mp_dbl(&sl[T_Z], &p, "zscore", &st->zscore, err)) ||
-	    (rc = mp_bool(&sl[T_ANOMALY], &p, "anomaly", &st->anomaly, err)) ||
-	    (rc = mp_u32(&sl[T_WINDOW], &p, "window", &st->window, err)))
-		return rc;
-	return 0;
+	return mp_fields(sl, &codec_stats_fields, st, &p, err);
 }
 
 /* One feature: scalars only. */
@@ -1053,15 +1023,7 @@ static int dec_feature(struct mscan *s, const struct mval *m, const struct codec
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
-	if ((rc = mp_str(&sl[F_SENSOR], p, "sensor", ft->sensor, sizeof(ft->sensor), err)) ||
-	    (rc = mp_str(&sl[F_FIELD], p, "field", ft->field, sizeof(ft->field), err)) ||
-	    (rc = mp_u32(&sl[F_COUNT], p, "count", &ft->count, err)) ||
-	    (rc = mp_dbl(&sl[F_MEAN], p, "mean", &ft->mean, err)) ||
-	    (rc = mp_dbl(&sl[F_STD], p, "std", &ft->std, err)) ||
-	    (rc = mp_dbl(&sl[F_MIN], p, "min", &ft->min, err)) ||
-	    (rc = mp_dbl(&sl[F_MAX], p, "max", &ft->max, err)))
-		return rc;
-	return 0;
+	return mp_fields(sl, &codec_feature_fields, ft, p, err);
 }
 
 /* Sensor features: scalars and features[...] */
@@ -1082,16 +1044,7 @@ static int dec_features(struct mscan *s, const struct mval *m, struct sc_sensor_
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
-	if ((rc = mp_i64(&sl[X_MSGID], &p, "messageId", &ff->message_id, err)) ||
-	    (rc = mp_str(&sl[X_SESSION], &p, "sessionId", ff->session_id, sizeof(ff->session_id),
-			 err)) ||
-	    (rc = mp_str(&sl[X_DEVICE], &p, "deviceId", ff->device_id, sizeof(ff->device_id),
-			 err)) ||
-	    (rc = mp_i64(&sl[X_WSTART], &p, "window_start_ns", &ff->window_start_ns, err)) ||
-	    (rc = mp_i64(&sl[X_WEND], &p, "window_end_ns", &ff->window_end_ns, err)) ||
-	    (rc = mp_u32(&sl[X_NREAD], &p, "nreadings", &ff->nreadings, err)) ||
-	    (rc = mp_str(&sl[X_ACT], &p, "activity", ff->activity, sizeof(ff->activity), err)) ||
-	    (rc = mp_dbl(&sl[X_SCORE], &p, "activity_score", &ff->activity_score, err)) ||
+	if ((rc = mp_fields(sl, &codec_features_fields, ff, &p, err)) ||
 	    (rc = mp_typed(&sl[X_FEATURES], MT_ARR, "array", &p, "features", err)))
 		return rc;
 	if (sl[X_FEATURES].n > MP_MAX_FEATURES)
@@ -1117,9 +1070,7 @@ static int dec_dead(struct mscan *s, const struct mval *m, struct sc_deadletter 
 		return rc;
 	if (ke.rc)
 		return kept_report(&ke, err);
-	if ((rc = mp_str(&sl[D_REASON], &p, "reason", d->reason, sizeof(d->reason), err)) ||
-	    (rc = mp_str(&sl[D_ORIGIN], &p, "origin", d->origin, sizeof(d->origin), err)) ||
-	    (rc = mp_str(&sl[D_STAGE], &p, "stage", d->stage, sizeof(d->stage), err)) ||
+	if ((rc = mp_fields(sl, &codec_dead_fields, d, &p, err)) ||
 	    (rc = mp_typed(&sl[D_PAYLOAD], MT_BIN, "bin", &p, "payload", err)))
 		return rc;
 	n = sl[D_PAYLOAD].n;
@@ -1218,13 +1169,7 @@ static int dec_envelope(struct mscan *s, const struct mval *m, struct sc_record 
 		sc_record_reset(r, kind);
 	else
 		memset(&r->env, 0, sizeof(r->env));
-	if ((rc = mp_str(&sl[E_SOURCE], &p, "source", r->env.source, sizeof(r->env.source), err)) ||
-	    (rc = mp_str(&sl[E_KEY], &p, "key", r->env.key, sizeof(r->env.key), err)) ||
-	    (rc = mp_u64(&sl[E_SEQ], &p, "seq", UINT64_MAX, &r->env.seq, err)) ||
-	    (rc = mp_i64(&sl[E_EVENT], &p, "event_ns", &r->env.event_ns, err)) ||
-	    (rc = mp_i64(&sl[E_INTENDED], &p, "intended_ns", &r->env.intended_ns, err)) ||
-	    (rc = mp_i64(&sl[E_SENT], &p, "sent_ns", &r->env.sent_ns, err)) ||
-	    (rc = mp_i64(&sl[E_PROCESSED], &p, "processed_ns", &r->env.processed_ns, err)) ||
+	if ((rc = mp_fields(sl, &codec_env_fields, &r->env, &p, err)) ||
 	    (rc = mp_typed(&sl[E_BODY], MT_MAP, "map", &p, "body", err)))
 		return rc;
 	if (c.kind == SC_KIND_NONE) {

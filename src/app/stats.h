@@ -4,7 +4,7 @@
  * The histogram is log-linear (HdrHistogram's idea): values in ns are
  * bucketed by power of two with 128 used linear sub-buckets, so a recorded
  * value is known to within 1/128 (< 1%).  Recording is a few instructions and no
- * allocation; histograms of the same layout can be merged.
+ * allocation.
  */
 #ifndef SC_STATS_H
 #define SC_STATS_H
@@ -27,7 +27,6 @@ struct hist {
 void hist_reset(struct hist *h);
 /* Negative values are recorded as 0. */
 void hist_record(struct hist *h, int64_t v);
-void hist_merge(struct hist *into, const struct hist *from);
 /* Value at quantile q in [0,1] (highest value of its bucket, capped at max); 0 if empty. */
 int64_t hist_quantile(const struct hist *h, double q);
 double hist_mean(const struct hist *h);

@@ -56,21 +56,6 @@ void hist_record(struct hist *h, int64_t v)
 	h->buckets[mag][sub]++;
 }
 
-void hist_merge(struct hist *into, const struct hist *from)
-{
-	if (!from->count)
-		return;
-	if (!into->count || from->min < into->min)
-		into->min = from->min;
-	if (!into->count || from->max > into->max)
-		into->max = from->max;
-	into->count += from->count;
-	into->sum += from->sum;
-	for (unsigned m = 0; m < HIST_MAGS; m++)
-		for (unsigned s = 0; s < HIST_SUB; s++)
-			into->buckets[m][s] += from->buckets[m][s];
-}
-
 int64_t hist_quantile(const struct hist *h, double q)
 {
 	uint64_t rank, seen = 0;

@@ -5,6 +5,7 @@
 #include "record.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -160,3 +161,79 @@ const struct codec_key codec_feature_keys[F__N] = {
 	KEY("sensor"), KEY("field"), KEY("count"), KEY("mean"), KEY("std"), KEY("min"), KEY("max")};
 const struct codec_key codec_dead_keys[D__N] = {KEY("reason"), KEY("origin"), KEY("stage"),
 						KEY("payload")};
+
+/* ---- the scalar fields (codec_internal.h) --------------------------------- */
+
+#define FIELD(slot_, type_, st, member, key)                                                      \
+	{                                                                                         \
+		.slot = (slot_), .type = (type_), .jlen = (uint8_t)(sizeof(",\"" key "\":") - 1), \
+		.nlen = (uint8_t)(sizeof(key) - 1), .size = 0,                                    \
+		.off = (uint16_t)offsetof(st, member), .name = key, .json = ",\"" key "\":"       \
+	}
+#define FSTR(slot_, st, member, key)                                                             \
+	{                                                                                        \
+		.slot = (slot_), .type = CF_STR, .jlen = (uint8_t)(sizeof(",\"" key "\":") - 1), \
+		.nlen = (uint8_t)(sizeof(key) - 1), .size = (uint16_t)sizeof(((st *)0)->member), \
+		.off = (uint16_t)offsetof(st, member), .name = key, .json = ",\"" key "\":"      \
+	}
+_Static_assert(sizeof(",\"window_start_ns\":") <= CODEC_JSON_KEY_MAX, "longest key fits");
+#define FIELDS(arr)                                          \
+	{                                                    \
+		arr, (uint8_t)(sizeof(arr) / sizeof(arr[0])) \
+	}
+
+static const struct codec_field env_f[] = {
+	FSTR(E_SOURCE, struct sc_envelope, source, "source"),
+	FSTR(E_KEY, struct sc_envelope, key, "key"),
+	FIELD(E_SEQ, CF_U64, struct sc_envelope, seq, "seq"),
+	FIELD(E_EVENT, CF_I64, struct sc_envelope, event_ns, "event_ns"),
+	FIELD(E_INTENDED, CF_I64, struct sc_envelope, intended_ns, "intended_ns"),
+	FIELD(E_SENT, CF_I64, struct sc_envelope, sent_ns, "sent_ns"),
+	FIELD(E_PROCESSED, CF_I64, struct sc_envelope, processed_ns, "processed_ns"),
+};
+static const struct codec_field sensor_f[] = {
+	FIELD(S_MSGID, CF_I64, struct sc_sensor_batch, message_id, "messageId"),
+	FSTR(S_SESSION, struct sc_sensor_batch, session_id, "sessionId"),
+	FSTR(S_DEVICE, struct sc_sensor_batch, device_id, "deviceId"),
+};
+static const struct codec_field stats_f[] = {
+	FIELD(T_NCORES, CF_U32, struct sc_cpu_stats, ncores, "ncores"),
+	FIELD(T_TOTAL, CF_DBL, struct sc_cpu_stats, total, "total"),
+	FIELD(T_MEAN, CF_DBL, struct sc_cpu_stats, mean_cores, "mean_cores"),
+	FIELD(T_RMEAN, CF_DBL, struct sc_cpu_stats, rolling_mean, "rolling_mean"),
+	FIELD(T_RSTD, CF_DBL, struct sc_cpu_stats, rolling_std, "rolling_std"),
+	FIELD(T_Z, CF_DBL, struct sc_cpu_stats, zscore, "zscore"),
+	FIELD(T_ANOMALY, CF_BOOL, struct sc_cpu_stats, anomaly, "anomaly"),
+	FIELD(T_WINDOW, CF_U32, struct sc_cpu_stats, window, "window"),
+};
+static const struct codec_field features_f[] = {
+	FIELD(X_MSGID, CF_I64, struct sc_sensor_features, message_id, "messageId"),
+	FSTR(X_SESSION, struct sc_sensor_features, session_id, "sessionId"),
+	FSTR(X_DEVICE, struct sc_sensor_features, device_id, "deviceId"),
+	FIELD(X_WSTART, CF_I64, struct sc_sensor_features, window_start_ns, "window_start_ns"),
+	FIELD(X_WEND, CF_I64, struct sc_sensor_features, window_end_ns, "window_end_ns"),
+	FIELD(X_NREAD, CF_U32, struct sc_sensor_features, nreadings, "nreadings"),
+	FSTR(X_ACT, struct sc_sensor_features, activity, "activity"),
+	FIELD(X_SCORE, CF_DBL, struct sc_sensor_features, activity_score, "activity_score"),
+};
+static const struct codec_field feature_f[] = {
+	FSTR(F_SENSOR, struct sc_feature, sensor, "sensor"),
+	FSTR(F_FIELD, struct sc_feature, field, "field"),
+	FIELD(F_COUNT, CF_U32, struct sc_feature, count, "count"),
+	FIELD(F_MEAN, CF_DBL, struct sc_feature, mean, "mean"),
+	FIELD(F_STD, CF_DBL, struct sc_feature, std, "std"),
+	FIELD(F_MIN, CF_DBL, struct sc_feature, min, "min"),
+	FIELD(F_MAX, CF_DBL, struct sc_feature, max, "max"),
+};
+static const struct codec_field dead_f[] = {
+	FSTR(D_REASON, struct sc_deadletter, reason, "reason"),
+	FSTR(D_ORIGIN, struct sc_deadletter, origin, "origin"),
+	FSTR(D_STAGE, struct sc_deadletter, stage, "stage"),
+};
+
+const struct codec_fields codec_env_fields = FIELDS(env_f);
+const struct codec_fields codec_sensor_fields = FIELDS(sensor_f);
+const struct codec_fields codec_stats_fields = FIELDS(stats_f);
+const struct codec_fields codec_features_fields = FIELDS(features_f);
+const struct codec_fields codec_feature_fields = FIELDS(feature_f);
+const struct codec_fields codec_dead_fields = FIELDS(dead_f);

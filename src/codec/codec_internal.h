@@ -76,4 +76,50 @@ extern const struct codec_key codec_feature_keys[F__N];
 enum { D_REASON, D_ORIGIN, D_STAGE, D_PAYLOAD, D__N };
 extern const struct codec_key codec_dead_keys[D__N];
 
+/*
+ * The scalar fields of each map, in wire order, with where they live in the
+ * record: one description that both codecs' encoders and decoders walk, so
+ * a field is added, renamed or retyped in one place.  Arrays, nested maps,
+ * the version and the kind are written by hand around these runs.
+ *  - slot: the key's index in the map's codec_*_keys table (the decoders'
+ *    slot array); name: the same key (tests/unit/test_codec.c checks both)
+ *  - json: the key as the JSON encoder writes it, with its leading comma:
+ *    ",\"name\":" (the first field of an object skips the comma)
+ * Types: what the decoders accept and how the encoders write them (JSON: a
+ * number or string; MessagePack: CF_U32 as uint32, CF_U64 as uint64, CF_I64
+ * as int64, CF_DBL as float64, CF_STR as str, CF_BOOL as bool).
+ */
+enum codec_ftype { CF_STR, CF_I64, CF_U64, CF_U32, CF_DBL, CF_BOOL };
+
+#define CODEC_JSON_KEY_MAX 24
+
+struct codec_field {
+	uint8_t slot;
+	uint8_t type;  /* enum codec_ftype */
+	uint8_t jlen;  /* strlen(json) */
+	uint8_t nlen;  /* strlen(name) */
+	uint16_t size; /* CF_STR: capacity of the char array (incl. NUL) */
+	uint16_t off;  /* offset of the member in its struct */
+	const char *name;
+	char json[CODEC_JSON_KEY_MAX]; /* NUL-padded: copied whole, then cut */
+};
+
+struct codec_fields {
+	const struct codec_field *f;
+	uint8_t n;
+};
+
+/* envelope: source .. processed_ns (v, kind and body by hand) */
+extern const struct codec_fields codec_env_fields;
+/* sensor batch: messageId, sessionId, deviceId (payload by hand) */
+extern const struct codec_fields codec_sensor_fields;
+/* cpu stats: every field */
+extern const struct codec_fields codec_stats_fields;
+/* sensor features: messageId .. activity_score (features by hand) */
+extern const struct codec_fields codec_features_fields;
+/* one feature: every field */
+extern const struct codec_fields codec_feature_fields;
+/* dead letter: reason, origin, stage (payload by hand) */
+extern const struct codec_fields codec_dead_fields;
+
 #endif /* SC_CODEC_INTERNAL_H */
