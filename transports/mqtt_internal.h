@@ -108,7 +108,8 @@ struct mqtt_priv {
 	bool journal_sync; /* -X journal.sync=true */
 	char journal_path[1024];
 	struct mqtt_journal *journal;
-	bool journal_broken; /* an append failed: said once on stderr */
+	bool journal_broken;  /* an append failed: said once on stderr */
+	char rx_failed[1200]; /* a received message had no memory: poll() fails with this */
 };
 
 /* One lock and condition for all mqtt transports: see mqtt.c. */
