@@ -535,6 +535,9 @@ static void mqtt_close(struct transport *t)
 		p->created = false;
 	}
 	mqtt_busy_leave();
+	if (p->kicks && getenv("STREAMCTL_MQTT_DEBUG"))
+		fprintf(stderr, "mqtt: woke paho's send thread %llu time(s)\n",
+			(unsigned long long)p->kicks);
 	mqtt_publish_close(p);
 	t->counters.retries = p->lost + p->resent;
 	mqtt_consume_close(p);

@@ -87,6 +87,8 @@ struct mqtt_priv {
 	int resend_marks;    /* outs flagged for a re-send */
 	int64_t progress_ns; /* the last confirmation (or the window's start) */
 	uint64_t resent;     /* re-sends, folded into counters.retries */
+	int64_t kick_ns;     /* the last wake-up of paho's send thread (mqtt_publish.c) */
+	uint64_t kicks;	     /* such wake-ups (said at close with STREAMCTL_MQTT_DEBUG) */
 	bool closing;
 
 	/* a publish-only QoS 0 handle on paho's synchronous client (mqtt_sync.c) */
