@@ -30,8 +30,20 @@ static char ns[64];
  * next allocation of exactly fail_size bytes, on whatever thread (paho's
  * receive thread for a received message's copy).
  */
-extern void *__libc_malloc(size_t n);
+#if defined(__SANITIZE_ADDRESS__)
+#define MALLOC_OVERRIDE 0 /* AddressSanitizer owns malloc: the test is skipped */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MALLOC_OVERRIDE 0
+#endif
+#endif
+#ifndef MALLOC_OVERRIDE
+#define MALLOC_OVERRIDE 1
+#endif
 static size_t fail_size;
+
+#if MALLOC_OVERRIDE
+extern void *__libc_malloc(size_t n);
 
 void *malloc(size_t n)
 {
@@ -40,6 +52,7 @@ void *malloc(size_t n)
 		return NULL;
 	return __libc_malloc(n);
 }
+#endif
 static const struct sc_kv short_session[] = {{"session.expiry", "120"}};
 
 static void setup(void)
@@ -369,6 +382,11 @@ Test(transport_mqtt, keeps_an_acknowledged_message_it_had_no_memory_for_in_its_j
 	c = consumer("c-nomem", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
 	p = producer(1);
 	memset(big, 'n', sizeof(big) - 1);
+	if (!MALLOC_OVERRIDE) {
+		transport_close(p);
+		transport_close(c);
+		cr_skip_test("malloc cannot be made to fail under AddressSanitizer");
+	}
 	__atomic_store_n(&fail_size, rx_size, __ATOMIC_RELAXED);
 	publish(p, SC_STREAM_RAW_CPU, "k1", big);
 	flush_ok(p);
