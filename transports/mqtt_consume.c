@@ -20,13 +20,17 @@ static void mqtt_classify(struct mqtt_priv *p, const char *topic, enum sc_stream
 			  const char **key)
 {
 	unsigned int inputs = p->t->cfg.inputs;
-	char prefix[MQTT_TOPIC_MAX];
+	char buf[MQTT_TOPIC_MAX];
 
 	for (int i = 0; i < SC_STREAM_EXTERNAL; i++) {
-		int n;
+		const char *prefix = p->stopic[i];
+		int n = p->stopic_len[i];
 		if (!(inputs & SC_STREAM_BIT(i)))
 			continue;
-		n = mqtt_stream_topic(p, (enum sc_stream)i, prefix, sizeof(prefix));
+		if (n == 0) { /* not made at open (unit tests): compute */
+			n = mqtt_stream_topic(p, (enum sc_stream)i, buf, sizeof(buf));
+			prefix = buf;
+		}
 		if (n < 0 || strncmp(topic, prefix, (size_t)n) != 0)
 			continue;
 		if (topic[n] == '\0' || topic[n] == '/') {

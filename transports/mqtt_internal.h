@@ -69,6 +69,10 @@ struct mqtt_priv {
 	long expiry;
 	MQTTProperties connect_props;
 
+	/* "<ns>/<stream path>" of every stream, made once at open (read-only after) */
+	char stopic[SC_STREAM__COUNT][MQTT_TOPIC_MAX];
+	int stopic_len[SC_STREAM__COUNT]; /* 0: not made (compute), < 0: too long */
+
 	int nfilters;
 	char *filters[SC_STREAM__COUNT];
 	int filter_qos[SC_STREAM__COUNT];
