@@ -32,7 +32,11 @@
  * that is the backpressure.  window = min(cfg->inflight (100), the broker's
  * Receive Maximum) and paho's maxInflight = cfg->inflight, so paho never has a
  * publish it must hold back for a full in-flight window: paho 1.3's send
- * thread would then sleep up to 1 s (paho.mqtt.c PR #1457).  At QoS 0 nothing
+ * thread would then sleep up to 1 s (paho.mqtt.c PR #1457).  It can sleep
+ * that second with a publish queued anyway (a signal given before it waits
+ * is lost; a partly written packet holds the queue back): a publish() or
+ * flush() that waits and sees no confirmation for 20 ms wakes it
+ * (mqtt_kick in mqtt_publish.c; issue 16).  At QoS 0 nothing
  * is in flight in MQTT's sense (Receive Maximum counts QoS 1 and 2 only), so
  * the window is at least MQTT_QOS0_WINDOW (100) and the broker's Receive
  * Maximum does not apply.  A publisher held back by a full window is woken
@@ -535,6 +539,9 @@ static void mqtt_close(struct transport *t)
 		p->created = false;
 	}
 	mqtt_busy_leave();
+	if (p->kicks && getenv("STREAMCTL_MQTT_DEBUG"))
+		fprintf(stderr, "mqtt: woke paho's send thread %llu time(s)\n",
+			(unsigned long long)p->kicks);
 	mqtt_publish_close(p);
 	t->counters.retries = p->lost + p->resent;
 	mqtt_consume_close(p);

@@ -20,13 +20,17 @@ static void mqtt_classify(struct mqtt_priv *p, const char *topic, enum sc_stream
 			  const char **key)
 {
 	unsigned int inputs = p->t->cfg.inputs;
-	char prefix[MQTT_TOPIC_MAX];
+	char buf[MQTT_TOPIC_MAX];
 
 	for (int i = 0; i < SC_STREAM_EXTERNAL; i++) {
-		int n;
+		const char *prefix = p->stopic[i];
+		int n = p->stopic_len[i];
 		if (!(inputs & SC_STREAM_BIT(i)))
 			continue;
-		n = mqtt_stream_topic(p, (enum sc_stream)i, prefix, sizeof(prefix));
+		if (n == 0) { /* not made at open (unit tests): compute */
+			n = mqtt_stream_topic(p, (enum sc_stream)i, buf, sizeof(buf));
+			prefix = buf;
+		}
 		if (n < 0 || strncmp(topic, prefix, (size_t)n) != 0)
 			continue;
 		if (topic[n] == '\0' || topic[n] == '/') {
@@ -51,6 +55,24 @@ static void mqtt_enqueue(struct mqtt_priv *p, struct mqtt_rx *rx)
 	pthread_cond_broadcast(&mqtt_cond);
 }
 
+/* Append r to the journal (mqtt_lock held): its ticket, 0 when not journaled. */
+static uint64_t mqtt_journal_rec(struct mqtt_priv *p, const struct mqtt_jrec *r)
+{
+	struct sc_error err = {0};
+	uint64_t ticket = 0;
+
+	if (!p->journal)
+		return 0;
+	if (mqtt_journal_append(p->journal, r, &ticket, &err) != 0) {
+		if (!p->journal_broken) {
+			p->journal_broken = true;
+			fprintf(stderr, "%s (messages are now kept in memory only)\n", err.msg);
+		}
+		return 0;
+	}
+	return ticket;
+}
+
 /* Append rx to the journal (mqtt_lock held); on failure it stays in memory only. */
 static void mqtt_journal_rx(struct mqtt_priv *p, struct mqtt_rx *rx)
 {
@@ -61,15 +83,30 @@ static void mqtt_journal_rx(struct mqtt_priv *p, struct mqtt_rx *rx)
 			      .klen = rx->key ? strlen(rx->key) : 0,
 			      .payload = rx->data,
 			      .len = rx->len};
-	struct sc_error err = {0};
 
-	rx->ticket = 0;
-	if (!p->journal)
-		return;
-	if (mqtt_journal_append(p->journal, &r, &rx->ticket, &err) != 0 && !p->journal_broken) {
-		p->journal_broken = true;
-		fprintf(stderr, "%s (messages are now kept in memory only)\n", err.msg);
-	}
+	rx->ticket = mqtt_journal_rec(p, &r);
+}
+
+/*
+ * No memory for a message paho has already acknowledged (mqtt_lock NOT held):
+ * journal it from paho's buffers, so the next start replays it, and make
+ * every later poll() fail, so the role stops rather than go on without it.
+ */
+static void mqtt_rx_lost(struct mqtt_priv *p, const struct mqtt_jrec *r)
+{
+	uint64_t ticket;
+
+	pthread_mutex_lock(&mqtt_lock);
+	ticket = mqtt_journal_rec(p, r);
+	if (!p->rx_failed[0])
+		snprintf(p->rx_failed, sizeof(p->rx_failed),
+			 ticket ? "mqtt: out of memory for a received message: it is kept in "
+				  "the journal '%s' for the next start"
+				: "mqtt: out of memory for a received message, and no journal "
+				  "kept it%s: it is lost",
+			 ticket ? p->journal_path : "");
+	pthread_cond_broadcast(&mqtt_cond);
+	pthread_mutex_unlock(&mqtt_lock);
 }
 
 /*
@@ -119,10 +156,20 @@ int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_messag
 			rx->key[klen] = '\0';
 		}
 	}
+	if (!rx) {
+		struct mqtt_jrec r = {.stream = s,
+				      .flags = (m->dup ? MQTT_JF_DUP : 0u) |
+					       (malformed ? MQTT_JF_MALFORMED : 0u),
+				      .key = kp ? kp->value.value.data : key,
+				      .klen = klen,
+				      .payload = m->payload,
+				      .len = (size_t)m->payloadlen};
+		mqtt_rx_lost(p, &r);
+	}
 	MQTTAsync_freeMessage(&m);
 	MQTTAsync_free(topic_name);
 	if (!rx)
-		return 1; /* out of memory: nothing better to do than drop it */
+		return 1; /* paho has acknowledged it: returning 0 would not bring it back */
 
 	pthread_mutex_lock(&mqtt_lock);
 	/* first the journal: from here on a SIGKILL does not lose it */
@@ -225,13 +272,17 @@ int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc
 	int64_t end = sc_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
 	struct mqtt_rx *rx;
 
-	(void)err;
 	pthread_mutex_lock(&mqtt_lock);
-	while (!p->head && !sc_stop_requested()) {
+	while (!p->head && !p->rx_failed[0] && !sc_stop_requested()) {
 		int64_t left = (end - sc_mono_ns()) / 1000000;
 		if (left <= 0)
 			break;
 		mqtt_wait(left < 100 ? (int)left : 100);
+	}
+	if (p->rx_failed[0]) {
+		sc_error_set(err, SC_ENOMEM, "%s", p->rx_failed);
+		pthread_mutex_unlock(&mqtt_lock);
+		return -SC_ENOMEM;
 	}
 	rx = p->head;
 	if (rx) {

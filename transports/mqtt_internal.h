@@ -69,6 +69,10 @@ struct mqtt_priv {
 	long expiry;
 	MQTTProperties connect_props;
 
+	/* "<ns>/<stream path>" of every stream, made once at open (read-only after) */
+	char stopic[SC_STREAM__COUNT][MQTT_TOPIC_MAX];
+	int stopic_len[SC_STREAM__COUNT]; /* 0: not made (compute), < 0: too long */
+
 	int nfilters;
 	char *filters[SC_STREAM__COUNT];
 	int filter_qos[SC_STREAM__COUNT];
@@ -87,6 +91,8 @@ struct mqtt_priv {
 	int resend_marks;    /* outs flagged for a re-send */
 	int64_t progress_ns; /* the last confirmation (or the window's start) */
 	uint64_t resent;     /* re-sends, folded into counters.retries */
+	int64_t kick_ns;     /* the last wake-up of paho's send thread (mqtt_publish.c) */
+	uint64_t kicks;	     /* such wake-ups (said at close with STREAMCTL_MQTT_DEBUG) */
 	bool closing;
 
 	/* a publish-only QoS 0 handle on paho's synchronous client (mqtt_sync.c) */
@@ -108,7 +114,8 @@ struct mqtt_priv {
 	bool journal_sync; /* -X journal.sync=true */
 	char journal_path[1024];
 	struct mqtt_journal *journal;
-	bool journal_broken; /* an append failed: said once on stderr */
+	bool journal_broken;  /* an append failed: said once on stderr */
+	char rx_failed[1200]; /* a received message had no memory: poll() fails with this */
 };
 
 /* One lock and condition for all mqtt transports: see mqtt.c. */

@@ -335,6 +335,7 @@ int mqtt_journal_append(struct mqtt_journal *j, const struct mqtt_jrec *r, uint6
 	} v[3];
 	unsigned char *rec;
 	size_t at = 0;
+	int rc;
 
 	if (body > JNL_MAX_LEN || klen >= JNL_NOKEY)
 		return sc_error_set(err, SC_ETOOBIG, "mqtt: journal: record of %zu bytes too large",
@@ -369,8 +370,15 @@ int mqtt_journal_append(struct mqtt_journal *j, const struct mqtt_jrec *r, uint6
 		return jnl_fail(j, NULL, "cannot append", err);
 	}
 	free(rec);
-	if (j->sync && fdatasync(j->fd) != 0)
-		return jnl_fail(j, NULL, "fdatasync", err);
+	if (j->sync && fdatasync(j->fd) != 0) {
+		/* not known to be on disk: take the record back, as if never
+		 * appended (its pending entry would hold the committed offset
+		 * back for good, and the file would never be compacted) */
+		rc = jnl_fail(j, NULL, "fdatasync", err);
+		j->pn--;
+		(void)!ftruncate(j->fd, (off_t)j->end);
+		return rc;
+	}
 	j->end += at;
 	*ticket = j->end;
 	return 0;

@@ -31,6 +31,8 @@
 
 /* No confirmation for this long while connected: send the unconfirmed again. */
 #define MQTT_RESEND_AFTER_MS 5000
+/* Nothing confirmed for this long while waiting: wake paho's send thread (mqtt_kick). */
+#define MQTT_KICK_MS 20
 
 /* One message until confirmed; topic, key and payload in one allocation. */
 struct mqtt_out {
@@ -205,11 +207,51 @@ static void mqtt_resend_due(struct mqtt_priv *p)
 	p->t->counters.retries = p->lost + p->resent;
 }
 
-/* Wait on the window (mqtt_lock held), re-sending what a reconnect lost. */
+/*
+ * Wake paho's send thread (mqtt_lock held on entry and on return; dropped
+ * around the paho call; the caller has raised mqtt_busy).  paho 1.3's send
+ * thread (MQTTAsync_sendThread) sleeps on a condition variable for up to
+ * 1000 ms between rounds, and nothing records a signal given while it is
+ * not yet waiting: a publish queued between its last look at the command
+ * list and its wait sits there for a second - and so does one held back
+ * for a full in-flight window or a partly written packet, since neither a
+ * PUBACK nor the end of a write signals it (paho.mqtt.c 11757bf, after
+ * 1.3.13).  Only a new command signals it, and a publisher waiting in
+ * flush() queues none: the one-second stalls of issue 16.  The cheapest
+ * command that delivers nothing to anyone is an UNSUBSCRIBE of a filter
+ * this client never subscribed ("<ns>/$wake": the broker answers "no
+ * subscription existed", which nobody waits for).
+ */
+static void mqtt_kick(struct mqtt_priv *p)
+{
+	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	char filter[MQTT_TOPIC_MAX];
+
+	p->kicks++;
+	snprintf(filter, sizeof(filter), "%s/$wake", p->ns ? p->ns : "streamctl");
+	pthread_mutex_unlock(&mqtt_lock);
+	(void)MQTTAsync_unsubscribe(p->client, filter, &o);
+	pthread_mutex_lock(&mqtt_lock);
+}
+
+/*
+ * Wait on the window (mqtt_lock held), re-sending what a reconnect lost, and
+ * waking paho's send thread when nothing was confirmed for MQTT_KICK_MS
+ * (mqtt_kick): a confirmation wakes this wait at once, so the short timeout
+ * costs wake-ups only while nothing moves.
+ */
 static void mqtt_window_wait(struct mqtt_priv *p)
 {
+	int64_t now, quiet = (int64_t)MQTT_KICK_MS * 1000000;
+
 	mqtt_resend_due(p);
-	mqtt_wait(100);
+	mqtt_wait(MQTT_KICK_MS);
+	now = sc_mono_ns();
+	if (p->outstanding > 0 && p->connected && now - p->progress_ns >= quiet &&
+	    now - p->kick_ns >= quiet) {
+		p->kick_ns = now;
+		mqtt_kick(p);
+	}
 }
 
 /* ---- publish / flush ----------------------------------------------------- */

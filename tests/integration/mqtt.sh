@@ -9,6 +9,8 @@
 T=mqtt
 READY_WAIT=2
 MQTT_PORT=${MQTT_PORT:-1883}
+# the pipeline's broker follows MQTT_PORT (a private broker) unless given
+export STREAMCTL_BROKER=${STREAMCTL_BROKER:-mqtt://127.0.0.1:$MQTT_PORT}
 
 scenario_basic json 2000
 scenario_basic msgpack 2000

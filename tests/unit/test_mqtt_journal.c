@@ -13,10 +13,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static char dir[256], path[320];
+
+/* fdatasync() of this test binary (it takes precedence over libc's): fails
+ * with EIO while fail_fdatasync is set, for the journal's sync mode. */
+static bool fail_fdatasync;
+
+int fdatasync(int fd)
+{
+	if (fail_fdatasync) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
 
 static void setup(void)
 {
@@ -272,6 +287,42 @@ Test(mqtt_journal, shrinks_when_everything_is_committed)
 		cr_assert_eq(s.n, 1);
 		cr_assert_str_eq(s.payload[0], "tail");
 		cr_assert_eq(s.ticket[0], last);
+	}
+	mqtt_journal_close(j);
+}
+
+/* issue 19: a failed disk flush left its pending entry behind for good */
+Test(mqtt_journal, a_failed_flush_takes_the_record_back_and_compaction_goes_on)
+{
+	struct sc_error err = {0};
+	struct mqtt_journal *j = NULL;
+	struct mqtt_jrec r = {.stream = SC_STREAM_RAW_CPU, .payload = "lost", .len = 4};
+	static char big[4096];
+	uint64_t ticket = 0;
+	struct stat st;
+
+	cr_assert_eq(mqtt_journal_open(path, true, &j, &err), 0, "%s", err.msg);
+	commit(j, append(j, "k", "first"));
+	fail_fdatasync = true;
+	cr_assert_neq(mqtt_journal_append(j, &r, &ticket, &err), 0);
+	fail_fdatasync = false;
+	cr_assert_eq(ticket, 0);
+	cr_assert_eq(mqtt_journal_pending(j), 0, "%zu record(s) pending after a failed append",
+		     mqtt_journal_pending(j));
+	memset(big, 'b', sizeof(big) - 1);
+	for (int i = 0; i < 80; i++) /* 80 x 4 KiB: past the compaction threshold */
+		commit(j, append(j, "k", big));
+	cr_assert_eq(mqtt_journal_pending(j), 0);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_lt(st.st_size, MQTT_JOURNAL_COMPACT, "the file is %lld bytes (no compaction)",
+		     (long long)st.st_size);
+	append(j, "k", "tail");
+	mqtt_journal_close(j);
+	j = open_ok();
+	{
+		struct seen s = replay(j, NULL);
+		cr_assert_eq(s.n, 1);
+		cr_assert_str_eq(s.payload[0], "tail");
 	}
 	mqtt_journal_close(j);
 }

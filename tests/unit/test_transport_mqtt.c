@@ -4,6 +4,7 @@
  * uses a fresh namespace, so topics, groups and sessions never mix.
  */
 #include "error.h"
+#include "mqtt_internal.h" /* struct mqtt_rx: the size of a received message's copy */
 #include "record.h"
 #include "transport.h"
 
@@ -23,6 +24,35 @@
 #define EXTRA_MS 300
 
 static char ns[64];
+
+/*
+ * malloc() of this test binary (it takes precedence over libc's): fails the
+ * next allocation of exactly fail_size bytes, on whatever thread (paho's
+ * receive thread for a received message's copy).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define MALLOC_OVERRIDE 0 /* AddressSanitizer owns malloc: the test is skipped */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MALLOC_OVERRIDE 0
+#endif
+#endif
+#ifndef MALLOC_OVERRIDE
+#define MALLOC_OVERRIDE 1
+#endif
+static size_t fail_size;
+
+#if MALLOC_OVERRIDE
+extern void *__libc_malloc(size_t n);
+
+void *malloc(size_t n)
+{
+	if (n && __atomic_load_n(&fail_size, __ATOMIC_RELAXED) == n &&
+	    __atomic_exchange_n(&fail_size, 0, __ATOMIC_RELAXED) == n)
+		return NULL;
+	return __libc_malloc(n);
+}
+#endif
 static const struct sc_kv short_session[] = {{"session.expiry", "120"}};
 
 static void setup(void)
@@ -326,6 +356,65 @@ Test(transport_mqtt, gives_back_uncommitted_messages_from_its_journal_after_a_cr
 	/* all committed: the next start has nothing to replay */
 	c = consumer("c-jnl", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
 	cr_assert_eq(transport_poll(c, &m, 300, &err), 0);
+	transport_close(c);
+}
+
+/*
+ * issue 19: no memory for a message paho has already acknowledged.  It
+ * used to be dropped silently; it must make poll() fail and stay in the
+ * journal, so that the next start hands it out.
+ */
+Test(transport_mqtt, keeps_an_acknowledged_message_it_had_no_memory_for_in_its_journal)
+{
+	static char big[3001];
+	size_t rx_size = sizeof(struct mqtt_rx) + sizeof(big) - 1 + strlen("k1") + 1;
+	struct transport *c, *p;
+	struct sc_error err = {0};
+	struct sc_msg m;
+	int rc = 0, n = 0;
+	int64_t end;
+
+	/* paho reads the PUBLISH into one buffer of about the payload plus the
+	 * topic ("<ns>/raw/cpu/k1") plus 5 bytes: keep its size away from ours */
+	while (strlen(ns) + strlen("/raw/cpu/k1") + sizeof(big) - 1 + 16 > rx_size &&
+	       strlen(ns) + strlen("/raw/cpu/k1") + sizeof(big) - 1 < rx_size + 16)
+		strcat(ns, "x");
+	c = consumer("c-nomem", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
+	p = producer(1);
+	memset(big, 'n', sizeof(big) - 1);
+	if (!MALLOC_OVERRIDE) {
+		transport_close(p);
+		transport_close(c);
+		cr_skip_test("malloc cannot be made to fail under AddressSanitizer");
+	}
+	__atomic_store_n(&fail_size, rx_size, __ATOMIC_RELAXED);
+	publish(p, SC_STREAM_RAW_CPU, "k1", big);
+	flush_ok(p);
+	transport_close(p);
+	end = sc_mono_ns() + (int64_t)DRAIN_MS * 1000000;
+	while (rc == 0 && sc_mono_ns() < end) {
+		rc = transport_poll(c, &m, 100, &err);
+		if (rc > 0) {
+			transport_msg_release(c, &m);
+			n++;
+			rc = 0;
+		}
+	}
+	cr_assert_eq(__atomic_load_n(&fail_size, __ATOMIC_RELAXED), 0,
+		     "the copy of the message was never allocated");
+	cr_assert_eq(n, 0);
+	cr_assert_eq(rc, -SC_ENOMEM, "poll gave %d (%s): the message was dropped silently", rc,
+		     err.msg);
+	cr_assert(strstr(err.msg, "journal"), "%s", err.msg);
+	transport_close(c);
+
+	c = consumer("c-nomem", SC_STREAM_BIT(SC_STREAM_RAW_CPU), 1, 0);
+	cr_assert_eq(transport_poll(c, &m, 2000, &err), 1, "not replayed: %s", err.msg);
+	cr_assert_eq(m.len, strlen(big));
+	cr_assert(m.flags & SC_MSG_REDELIVERED);
+	cr_assert_str_eq(m.key, "k1");
+	cr_assert_eq(transport_commit(c, &m, &err), 0, "commit: %s", err.msg);
+	transport_msg_release(c, &m);
 	transport_close(c);
 }
 
