@@ -33,7 +33,7 @@ if ! docker image inspect "$LOCAL_BASE" >/dev/null 2>&1; then
 		"deb http://deb.debian.org/debian bookworm main" \
 		"deb http://deb.debian.org/debian bookworm-updates main" \
 		"deb http://deb.debian.org/debian-security bookworm-security main" |
-		docker import -q -c 'CMD ["bash"]' -m "Debian 12 minbase from mmdebstrap (streamctl docker-base.sh)" - "$LOCAL_BASE" >/dev/null; then
+		docker import -c 'CMD ["bash"]' -m "Debian 12 minbase from mmdebstrap (streamctl docker-base.sh)" - "$LOCAL_BASE" >/dev/null; then
 		echo "docker-base: mmdebstrap | docker import failed" >&2
 		exit 1
 	fi

@@ -17,7 +17,8 @@
 # Every image is built on scripts/docker-base.sh's base (the official Debian
 # 12 when the registry answers, else one made from Debian packages). Builds
 # are cached by the engine: a second run with nothing changed takes seconds.
-# Prints one line per image with the time it took.
+# Prints one line per image with the time it took. Images these builds
+# replace are pruned (only ours: label io.streamctl.image).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${STREAMCTL_CACHE:-$ROOT/.cache}
@@ -55,7 +56,10 @@ build() {
 
 img_streamctl() {
 	local t0=$SECONDS
-	if ! "$ROOT/scripts/docker-build.sh" >"$LOG/streamctl.log" 2>&1; then
+	# The build stage tagged too (streamctl-build:latest), so that pruning
+	# the replaced images below keeps its layers: the next build's cache.
+	if ! { IMAGE=streamctl-build:latest "$ROOT/scripts/docker-build.sh" --target build &&
+		"$ROOT/scripts/docker-build.sh"; } >"$LOG/streamctl.log" 2>&1; then
 		tail -n 15 "$LOG/streamctl.log" | sed 's/^/  | /' >&2
 		die "streamctl: docker build failed: see $LOG/streamctl.log"
 	fi
@@ -95,3 +99,6 @@ for what in "$@"; do
 	*) die "unknown image '$what' (streamctl, kafka, rabbitmq, mosquitto, brokers, all)" ;;
 	esac
 done
+# Images these builds replaced (untagged now, labelled io.streamctl.image):
+# removed, so that repeated builds do not fill the engine's disk.
+docker image prune -f --filter label=io.streamctl.image >/dev/null 2>&1 || true

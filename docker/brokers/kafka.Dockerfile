@@ -12,6 +12,7 @@
 # JRE is Debian's openjdk-17-jre-headless.
 ARG BASE_IMAGE=streamctl-base:bookworm
 FROM ${BASE_IMAGE}
+LABEL io.streamctl.image="broker"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         openjdk-17-jre-headless \

@@ -6,6 +6,7 @@
 # /mosquitto/data, mosquitto_sub for the health check, runs as mosquitto.
 ARG BASE_IMAGE=streamctl-base:bookworm
 FROM ${BASE_IMAGE}
+LABEL io.streamctl.image="broker"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         mosquitto mosquitto-clients \

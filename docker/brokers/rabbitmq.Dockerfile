@@ -6,6 +6,7 @@
 # rabbitmq-diagnostics for the health check.
 ARG BASE_IMAGE=streamctl-base:bookworm
 FROM ${BASE_IMAGE}
+LABEL io.streamctl.image="broker"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         rabbitmq-server \
