@@ -68,6 +68,39 @@ verify_clean() {
 	! grep -E '^[^ ]+ \(.*\): ' <<<"$out" | grep -vE 'rows, seq 0\.\.[0-9]+; no gaps; 0 duplicates refused$'
 }
 
+# started_after_ready PATTERN: every generator container started after a
+# successful /readyz probe of the sink and of each processor (service process) (docker keeps
+# each container's last 5 probes, 5 s apart: asked right after up, the first
+# success is among them).
+started_after_ready() {
+	local gens=() cons=() s
+	for s in $(python3 scripts/compose-env.py "compose/$1.yml" list | awk '$2 == "generate" { print $1 }'); do
+		gens+=($(scripts/docker-stack.sh "$1" compose ps -q "$s"))
+	done
+	for s in process sink; do
+		cons+=($(scripts/docker-stack.sh "$1" compose ps -q "$s"))
+	done
+	[ "${#gens[@]}" -ge 3 ] && [ "${#cons[@]}" -ge 2 ] || { echo "generators ${gens[*]}, consumers ${cons[*]}"; return 1; }
+	docker inspect "${gens[@]}" "${cons[@]}" | python3 -c '
+import datetime, json, re, sys
+n = int(sys.argv[1])
+d = json.load(sys.stdin)
+gens, cons = d[:n], d[n:]
+def t(s):  # RFC 3339 with up to 9 fraction digits -> (seconds, ns)
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", s)
+    z = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return (int(datetime.datetime.fromisoformat(m.group(1) + z).timestamp()), int((m.group(2) or "0").ljust(9, "0")[:9]))
+bad = 0
+for c in cons:
+    ok = [t(p["End"]) for p in (c["State"].get("Health") or {}).get("Log", []) if p["ExitCode"] == 0]
+    first = min(ok) if ok else None
+    for g in gens:
+        if first is None or t(g["State"]["StartedAt"]) <= first:
+            bad += 1
+            print("%s started %s, %s first ready %s" % (g["Name"], g["State"]["StartedAt"], c["Name"], first))
+sys.exit(1 if bad else 0)' "${#gens[@]}"
+}
+
 declare -A took
 for p in $STACKS; do
 	export STACK_PROJECT=streamctl-test-$p
@@ -87,6 +120,8 @@ for p in $STACKS; do
 		$S down -v >/dev/null 2>&1
 		continue
 	fi
+	check "$p: the generators started only after the sink and every processor were ready (/readyz)" \
+		started_after_ready "$p"
 	check "$p: records reach the sink's database" wait_for 90 more_rows "$p" 10
 	check_eq "$p: the Sensor Logger HTTP push is answered 200" 200 "$(push_phone "$p")"
 	case "$p" in
