@@ -39,6 +39,12 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# A python3 with the yaml module (python3-yaml), as scripts/stack.sh.
+if [ -z "${PYTHON:-}" ]; then
+	for PYTHON in python3 /usr/bin/python3; do
+		"$PYTHON" -c 'import yaml' 2>/dev/null && break
+	done
+fi
 QUIET=${STACK_QUIET:-3}
 DRAIN_TIMEOUT=${STACK_DRAIN_TIMEOUT:-60}
 
@@ -75,7 +81,7 @@ dc() { docker-compose -p "$PROJECT" -f "$FILE" "$@"; }
 # Services of the compose file by role: generate, process, sink (from
 # compose-env.py, the same reading scripts/stack.sh uses).
 services_of() {
-	python3 "$ROOT/scripts/compose-env.py" "$FILE" list | awk -v r="$1" '$2 == r { print $1 }'
+	"$PYTHON" "$ROOT/scripts/compose-env.py" "$FILE" list | awk -v r="$1" '$2 == r { print $1 }'
 }
 
 # available IMAGE: present in the engine, or pulled now.
@@ -118,7 +124,7 @@ sink_db_path() {
 db_rows() {
 	local db
 	db=$(sink_db_path) || { echo 0; return 0; }
-	python3 - "$db" <<'PY' 2>/dev/null || echo 0
+	"$PYTHON" - "$db" <<'PY' 2>/dev/null || echo 0
 import sqlite3, sys
 con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
 tabs = [r[0] for r in con.execute(

@@ -20,6 +20,12 @@ export STACK_AMQP_UI_PORT=${CONTAINERS_AMQP_UI_PORT:-35673}
 export STACK_MQTT_PORT=${CONTAINERS_MQTT_PORT:-31884}
 export STACK_MQTT_WS_PORT=${CONTAINERS_MQTT_WS_PORT:-39002}
 STACKS=${CONTAINERS_STACKS:-kafka amqp mqtt}
+if [ -z "${PYTHON:-}" ]; then
+	for PYTHON in python3 /usr/bin/python3; do
+		"$PYTHON" -c 'import yaml' 2>/dev/null && break
+	done
+fi
+export PYTHON
 CURRENT=''
 # An aborted run leaves no stack behind.
 trap '[ -n "$CURRENT" ] && STACK_PROJECT=streamctl-test-$CURRENT scripts/docker-stack.sh "$CURRENT" down -v >/dev/null 2>&1; rm -rf "$WORK"' EXIT
@@ -74,14 +80,14 @@ verify_clean() {
 # success is among them).
 started_after_ready() {
 	local gens=() cons=() s
-	for s in $(python3 scripts/compose-env.py "compose/$1.yml" list | awk '$2 == "generate" { print $1 }'); do
+	for s in $("$PYTHON" scripts/compose-env.py "compose/$1.yml" list | awk '$2 == "generate" { print $1 }'); do
 		gens+=($(scripts/docker-stack.sh "$1" compose ps -q "$s"))
 	done
 	for s in process sink; do
 		cons+=($(scripts/docker-stack.sh "$1" compose ps -q "$s"))
 	done
 	[ "${#gens[@]}" -ge 3 ] && [ "${#cons[@]}" -ge 2 ] || { echo "generators ${gens[*]}, consumers ${cons[*]}"; return 1; }
-	docker inspect "${gens[@]}" "${cons[@]}" | python3 -c '
+	docker inspect "${gens[@]}" "${cons[@]}" | "$PYTHON" -c '
 import datetime, json, re, sys
 n = int(sys.argv[1])
 d = json.load(sys.stdin)
