@@ -168,6 +168,19 @@ docs/img/%.png: docs/%.dot
 docker:
 	@scripts/docker-build.sh
 
+# A compose stack in containers (scripts/docker-stack.sh): the broker(s), the
+# generators, the processor (SCALE=N processors), the sink with its database
+# on a volume. Starts a Docker engine if none answers; builds the images.
+#   make stack TRANSPORT=kafka|amqp|mqtt [SCALE=3]   make stack-down TRANSPORT=...
+.PHONY: stack stack-down docker-images
+stack:
+	@scripts/docker-stack.sh $(or $(TRANSPORT),kafka) up $(if $(SCALE),--scale process=$(SCALE))
+stack-down:
+	@scripts/docker-stack.sh $(or $(TRANSPORT),kafka) down
+# Every image the stacks run, without the public registry (scripts/docker-images.sh).
+docker-images:
+	@scripts/docker-images.sh all
+
 # ---- fuzzing (clang + libFuzzer; Debian: clang libclang-rt-14-dev) ---------
 #   make fuzz [FUZZ_SECONDS=30]  build tests/fuzz/fuzz_*.c and run each for FUZZ_SECONDS
 #   make fuzz-smoke              run each target once over its seed corpus

@@ -31,6 +31,11 @@ done
 "$PY" - "$STACKS" >"$WORK/facts" 2>&1 <<'PY'
 import re, sys, yaml
 pinned = re.compile(r"^[a-z0-9./-]+:[A-Za-z0-9._-]+$")
+def dflt(v):
+    """A compose value with its variables at their defaults: ${VAR:-x} -> x."""
+    if isinstance(v, list):
+        return [dflt(x) for x in v]
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(v))
 for s in sys.argv[1].split():
     doc = yaml.safe_load(open("compose/%s.yml" % s))
     svcs = doc["services"]
@@ -39,15 +44,21 @@ for s in sys.argv[1].split():
     pipe = {n: v for n, v in svcs.items()
             if (v.get("command") or [None])[0] in ("generate", "process", "sink")}
     env = {n: v.get("environment") or {} for n, v in pipe.items()}
-    others = [v["image"] for n, v in svcs.items() if n not in pipe]
+    others = [dflt(v["image"]) for n, v in svcs.items() if n not in pipe]
     fact(all(pinned.match(i) and not i.endswith(":latest") for i in others),
          "every broker/UI image is pinned to a version (%s)" % ", ".join(others))
     fact(sorted(e.get("STREAMCTL_SOURCE") for n, e in env.items() if pipe[n]["command"][0] == "generate")
          == ["cpu", "http", "sensor"], "generators cpu, sensor and http")
     http = [n for n, e in env.items() if e.get("STREAMCTL_SOURCE") == "http"]
     fact(len(http) == 1 and env[http[0]].get("STREAMCTL_LISTEN") == "0.0.0.0:8080"
-         and "8080:8080" in [str(p) for p in pipe[http[0]].get("ports", [])],
-         "the HTTP ingest listens on 0.0.0.0:8080, published as 8080")
+         and "8080:8080" in dflt(pipe[http[0]].get("ports", [])),
+         "the HTTP ingest listens on 0.0.0.0:8080, published as 8080 (by default)")
+    gens = [n for n, v in pipe.items() if v["command"][0] == "generate"]
+    cons = [n for n, v in pipe.items() if v["command"][0] != "generate"]
+    fact(all((pipe[g].get("depends_on") or {}).get(c, {}).get("condition") == "service_healthy"
+             for g in gens for c in ("process", "sink"))
+         and all((pipe[c].get("healthcheck") or {}).get("test", [])[1:] == ["streamctl-healthcheck", "readyz"] for c in cons),
+         "generators start once process and sink are ready (healthcheck /readyz, depends_on service_healthy)")
     proc = svcs.get("process", {})
     fact("process" in pipe and "container_name" not in proc and not proc.get("ports"),
          "process is scalable (no container_name, no host ports)")
@@ -68,7 +79,7 @@ for s in sys.argv[1].split():
     if s == "kafka":
         nodes = [n for n in svcs if re.fullmatch(r"kafka[0-9]", n)]
         ke = [svcs[n]["environment"] for n in nodes]
-        fact(len(nodes) == 3 and all(svcs[n]["image"] == "apache/kafka:4.1.1" for n in nodes),
+        fact(len(nodes) == 3 and all(dflt(svcs[n]["image"]) == "apache/kafka:4.1.1" for n in nodes),
              "three apache/kafka:4.1.1 nodes")
         fact(sorted(e["KAFKA_NODE_ID"] for e in ke) == ["1", "2", "3"]
              and all(e["KAFKA_PROCESS_ROLES"] == "broker,controller" for e in ke)
@@ -78,7 +89,7 @@ for s in sys.argv[1].split():
         fact(all(e["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3" and e["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
                  and e["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3" for e in ke),
              "replication factor 3, min.insync.replicas 2")
-        fact(any(str(p).startswith("9000:") for n, v in svcs.items() if "ui" in n for p in v.get("ports", [])),
+        fact(any(dflt(p).startswith("9000:") for n, v in svcs.items() if "ui" in n for p in v.get("ports", [])),
              "a cluster UI on port 9000")
         fact(all(e.get("STREAMCTL_BROKER") == "kafka://kafka1:9092,kafka2:9092,kafka3:9092"
                  and e.get("STREAMCTL_REPLICATION_FACTOR") == "3" and e.get("STREAMCTL_PARTITIONS") == "6"
@@ -89,8 +100,8 @@ for s in sys.argv[1].split():
         fact(user != "guest" and all(e.get("STREAMCTL_BROKER") == "amqp://%s:%s@rabbitmq:5672/" % (user, pw)
                                      for e in env.values()),
              "the pipeline logs in as the broker's own user, not guest")
-        fact(r["image"].startswith("rabbitmq:3.13") and r["image"].endswith("-management")
-             and "15672:15672" in r.get("ports", []), "RabbitMQ 3.13 management UI on 15672")
+        fact(dflt(r["image"]).startswith("rabbitmq:3.13") and dflt(r["image"]).endswith("-management")
+             and "15672:15672" in dflt(r.get("ports", [])), "RabbitMQ 3.13 management UI on 15672")
     if s == "mqtt":
         m = svcs["mosquitto"]
         fact(all(e.get("STREAMCTL_BROKER") == "mqtt://mosquitto:1883" and e.get("STREAMCTL_QOS") == "1"
@@ -98,7 +109,7 @@ for s in sys.argv[1].split():
         fact(any(e.get("STREAMCTL_INPUT") == "sensorlogger" and e.get("STREAMCTL_TOPIC") == "sensor-logger"
                  for e in env.values()), "a processor reads the app's raw topic sensor-logger")
         fact(any(str(v).startswith("./mosquitto.conf:/mosquitto/config/mosquitto.conf") for v in m["volumes"])
-             and {"1883:1883", "9001:9001"} <= set(m.get("ports", [])), "mosquitto.conf mounted, 1883 and 9001 published")
+             and {"1883:1883", "9001:9001"} <= set(dflt(m.get("ports", []))), "mosquitto.conf mounted, 1883 and 9001 published")
 PY
 while read -r verdict desc; do
 	if [ "$verdict" = ok ]; then ok "$desc"; else not_ok "$desc"; fi
@@ -268,12 +279,32 @@ done <"$WORK/k8s"
 check "the k8s checks ran" grep -q '^ok ' "$WORK/k8s"
 grep -v -E '^(ok|FAIL) ' "$WORK/k8s" | head -n 20
 
+# A real schema check: Kubernetes' kinds (kubernetes-validate, strict) and
+# the Strimzi and KEDA resources against their CRDs' schemas.
+k8s_valid() {
+	scripts/k8s-validate.sh >"$WORK/k8s-valid" 2>&1
+	local rc=$?
+	cat "$WORK/k8s-valid"
+	return "$rc"
+}
+check "compose/k8s: every resource passes its schema (Kubernetes 1.31 strict; Strimzi, KEDA CRDs)" k8s_valid
+check_eq "...17 resources checked, none failed" "17 0" \
+	"$(grep -c '^ok ' "$WORK/k8s-valid") $(grep -c '^FAIL ' "$WORK/k8s-valid")"
+mkdir -p "$WORK/k8s-bad"
+cp compose/k8s/*.yaml "$WORK/k8s-bad/"
+sed -i '0,/replicas: 3/s//replicas: "three"/' "$WORK/k8s-bad/kafka.yaml"
+sed -i '0,/^kind: Deployment$/s//kind: Deployment\nbogus: 1/' "$WORK/k8s-bad/process.yaml"
+K8S_DIR=$WORK/k8s-bad scripts/k8s-validate.sh >"$WORK/k8s-bad.out" 2>&1
+check_eq "the schema check fails a bad KafkaNodePool and a Deployment with an unknown field" 2 \
+	"$(grep -cE '^FAIL .*(kafkanodepool/dual-role.*replicas must be integer|deployment/process.*bogus)' "$WORK/k8s-bad.out")"
+
 # --- the image ----------------------------------------------------------------------
 
 df=docker/Dockerfile
 check "Dockerfile: Debian 12 base pinned to a dated/point tag" \
 	grep -Eq '^ARG DEBIAN_TAG=(bookworm-[0-9]{8}-slim|12\.[0-9]+-slim)$' "$df"
-check "Dockerfile: two stages" test "$(grep -c '^FROM debian:\${DEBIAN_TAG}' "$df")" -eq 2
+check "Dockerfile: the base is an argument, the pinned Debian by default" grep -Fxq 'ARG BASE_IMAGE=debian:${DEBIAN_TAG}' "$df"
+check "Dockerfile: two stages" test "$(grep -c '^FROM \${BASE_IMAGE} AS' "$df")" -eq 2
 check "Dockerfile: the build runs make, not make test" \
 	sh -c "grep -Eq '^RUN make ' '$df' && ! grep -Eq 'make.* (test|check)( |$)' '$df'"
 check "Dockerfile: a non-root user" grep -Eq '^USER streamctl' "$df"
