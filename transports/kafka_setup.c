@@ -243,7 +243,6 @@ static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaq
 {
 	struct kafka_priv *k = opaque;
 
-	(void)rk;
 	switch (e) {
 	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
 		/* after a refused login or handshake that error says it all */
@@ -252,7 +251,9 @@ static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaq
 		break;
 	case RD_KAFKA_RESP_ERR__FATAL:
 		atomic_store(&k->fatal, true);
-		fprintf(stderr, "kafka: fatal error: %s\n", reason);
+		/* fenced: the caller's one-line error says it all (kafka_fatal) */
+		if (rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+			fprintf(stderr, "kafka: fatal error: %s\n", reason);
 		break;
 	case RD_KAFKA_RESP_ERR__AUTHENTICATION: kafka_conn_failed(k, SC_EAUTH, reason); break;
 	case RD_KAFKA_RESP_ERR__SSL: kafka_conn_failed(k, SC_ECONN, reason); break;
@@ -358,9 +359,14 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 			{"enable.auto.offset.store", "false"},
 			{"auto.offset.reset", "earliest"},
 			{"partition.assignment.strategy", "roundrobin"},
+			{"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
+			{"heartbeat.interval.ms", KAFKA_HEARTBEAT_MS},
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
+		/* static membership (KIP-345): a restart with the same id gets its partitions back */
+		if (!rc && cfg->client_id && *cfg->client_id)
+			rc = kafka_set(conf, "group.instance.id", cfg->client_id, false, err);
 	} else {
 		const struct sc_kv defaults[] = {
 			{"enable.idempotence", "true"},
