@@ -21,8 +21,8 @@
 
 #include "transport.h"
 
-#define KAFKA_DEFAULT_BROKERS	  "127.0.0.1:9092"
-#define KAFKA_DEFAULT_PARTITIONS  3
+#define KAFKA_DEFAULT_BROKERS	 "127.0.0.1:9092"
+#define KAFKA_DEFAULT_PARTITIONS 3
 /*
  * Consumer group liveness.  With static membership (group.instance.id from
  * --client-id) a member that stops, even cleanly, keeps its partitions until
@@ -30,8 +30,8 @@
  * never comes back wait before moving.  Heartbeats every second.  The
  * broker's group.min.session.timeout.ms (default 6 s) bounds it below.
  */
-#define KAFKA_SESSION_TIMEOUT_MS "10000"
-#define KAFKA_HEARTBEAT_MS	 "1000"
+#define KAFKA_SESSION_TIMEOUT_MS  "10000"
+#define KAFKA_HEARTBEAT_MS	  "1000"
 #define KAFKA_DEFAULT_REPLICATION 1
 #define KAFKA_TOPIC_MAX		  250 /* Kafka's limit is 249 characters */
 #define KAFKA_REASON_MAX	  256
