@@ -389,11 +389,15 @@ int amqpb_pub_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	return 0;
 }
 
-void amqpb_pub_service(struct transport *t)
+void amqpb_pub_service(struct transport *t, bool idle)
 {
 	struct amqpb *b = t->priv;
+	struct amqpb_pub *p = &b->pub;
 
-	amqpb_keepalive(&b->o, &b->pub.conn);
+	amqpb_keepalive(&b->o, &p->conn);
+	if (!p->conn.up || (!idle && ++p->since_drain < 64 && p->count <= p->cap / 2))
+		return;
+	p->since_drain = 0;
 	amqpb_drain(b);
 }
 
