@@ -14,7 +14,7 @@
  * belongs to someone else.  Topics the cluster already has are left as
  * they are.
  *
- * Producer.  Idempotent, acks=all, linger.ms=5 (-X overrides any of them).
+ * Producer.  Idempotent, acks=all, linger.ms=1 (-X overrides any of them).
  * The message timestamp is the event time, clamped to now when it lies in
  * the future (brokers refuse timestamps over an hour ahead).
  * publish() copies the message into librdkafka's queue; when that queue is

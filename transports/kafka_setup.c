@@ -371,7 +371,7 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 		const struct sc_kv defaults[] = {
 			{"enable.idempotence", "true"},
 			{"acks", "all"},
-			{"linger.ms", "5"},
+			{"linger.ms", KAFKA_LINGER_MS},
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
