@@ -17,11 +17,13 @@
 # plus rows stored and whether `streamctl verify --expect` is clean.
 #
 # usage: scripts/bench/kafka-restart.sh   (CSV: bench/results/kafka-restart.csv)
-# env: RATE (500), DUR (20), KILL_AT (6), RESTART_AFTER (1), BENCH_PAIRS
+# env: RATE (500), DUR (20), KILL_AT (6), RESTART_AFTER (1), IDLE (70: the
+# sink's and the new processor's --idle-exit, longer than any stall
+# measured: librdkafka's old default session timeout was 45 s), BENCH_PAIRS
 . "$(dirname "$0")/lib.sh"
 bench_init kafka-restart
 
-: "${RATE:=500}" "${DUR:=20}" "${KILL_AT:=6}" "${RESTART_AFTER:=1}"
+: "${RATE:=500}" "${DUR:=20}" "${KILL_AT:=6}" "${RESTART_AFTER:=1}" "${IDLE:=70}"
 [ "$BENCH_QUICK" = 1 ] && DUR=12 KILL_AT=4
 N=$((RATE * DUR))
 HEADER="$BENCH_META_HEADER,bench,mode,pair,rate,count,kill_at_s,restart_after_s,resume_s,stall_s,stored,verify"
@@ -40,7 +42,7 @@ run_mode() {
 	[ "$mode" = static ] && id=(--client-id="$ns-proc")
 	local common=(--transport=kafka --broker="kafka://$KAFKA_BOOTSTRAP" --namespace="$ns"
 		--stats-interval=0 --progress=never)
-	"$SC" sink "${common[@]}" --client-id="$ns-sink" --db="$db" --idle-exit=40 \
+	"$SC" sink "${common[@]}" --client-id="$ns-sink" --db="$db" --idle-exit="$IDLE" \
 		--stats=/dev/null 2>>"$BENCH_TMP/sink.log" &
 	local sink=$!
 	PIDS=("$sink")
@@ -58,7 +60,7 @@ run_mode() {
 	wait "$pid1" 2>/dev/null
 	sleep "$RESTART_AFTER"
 	restart_ns=$(now_ns)
-	"$SC" process "${common[@]}" "${id[@]}" --idle-exit=40 --stats=/dev/null \
+	"$SC" process "${common[@]}" "${id[@]}" --idle-exit="$IDLE" --stats=/dev/null \
 		2>>"$BENCH_TMP/proc.log" &
 	pid2=$!
 	PIDS+=("$pid2")
@@ -68,8 +70,8 @@ run_mode() {
 	wait "$pid2" 2>/dev/null
 	PIDS=()
 	res=$(sqlite3 -batch -separator ' ' "$db" "SELECT
-		(SELECT printf('%.3f', (MIN(stored_ns) - $restart_ns) / 1e9) FROM cpu_stats WHERE processed_ns > $restart_ns),
-		(SELECT printf('%.3f', (MIN(stored_ns) - $kill_ns) / 1e9) FROM cpu_stats WHERE processed_ns > $restart_ns),
+		(SELECT CASE WHEN MIN(stored_ns) IS NULL THEN 'never' ELSE printf('%.3f', (MIN(stored_ns) - $restart_ns) / 1e9) END FROM cpu_stats WHERE processed_ns > $restart_ns),
+		(SELECT CASE WHEN MIN(stored_ns) IS NULL THEN 'never' ELSE printf('%.3f', (MIN(stored_ns) - $kill_ns) / 1e9) END FROM cpu_stats WHERE processed_ns > $restart_ns),
 		(SELECT COUNT(*) FROM cpu_stats)" 2>/dev/null)
 	read -r resume stall stored <<<"$res"
 	if "$SC" verify --db="$db" --expect="$N" >"$BENCH_TMP/verify.out" 2>&1; then verify=clean; else verify=NOT_clean; fi
@@ -84,6 +86,6 @@ run_dynamic() { run_mode dynamic "$1"; }
 bench_interleave "$BENCH_PAIRS" static dynamic
 echo "== seconds until the sink advances after a processor restart (median over pairs 1..$BENCH_PAIRS) =="
 for m in static dynamic; do
-	awk -F, -v run="$RUN_ID" -v m="$m" '$1 == run && $9 == m && $10 > 0 && $15 != "" { print $15 }' "$BENCH_CSV" |
+	awk -F, -v run="$RUN_ID" -v m="$m" '$1 == run && $9 == m && $10 > 0 && $15 ~ /^[0-9]/ { print $15 }' "$BENCH_CSV" |
 		sort -n | awk -v m="$m" '{ v[NR] = $1 } END { if (NR) printf "%-8s resume_s median %s (min %s, max %s, n=%d)\n", m, v[int((NR + 1) / 2)], v[1], v[NR], NR }'
 done
