@@ -28,7 +28,8 @@
  * Acks.  commit() of the delivery that follows every delivery already
  * committed on this connection (the usual case: runtime commits a batch in
  * delivery order) sends nothing yet; the next poll() or close() sends one
- * basic.ack with multiple=true for the highest such tag, so a batch of 500
+ * basic.ack with multiple=true for the highest such tag (lag() sends it too,
+ * before it asks the broker), so a batch of 500
  * costs one ack frame (and one write) instead of 500.  An out-of-order
  * commit sends any deferred ack first, then its own single ack.  A crash
  * before the deferred ack went out redelivers those messages: at-least-once
@@ -320,6 +321,7 @@ static int64_t amqpb_lag(struct transport *t)
 		return -1;
 	if (con->lag_at_ns && now - con->lag_at_ns < 1000000000)
 		return con->lag;
+	amqpb_ack_flush(b); /* committed messages are not ready ones */
 	if (!con->conn.up)
 		return con->lag_at_ns ? con->lag : -1;
 	for (int s = 0; s < SC_STREAM__COUNT; s++) {
