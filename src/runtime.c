@@ -305,11 +305,17 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		int wait = idle_ms;
 
 		if (*n > 0) {
-			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
-			int64_t left = deadline - sc_mono_ns();
-			if (left <= 0)
+			/*
+			 * The batch is what is already there: it ends as soon as
+			 * the next poll would wait, or when batch_ms passed.
+			 * Waiting for a 1 ms pause kept a batch open for most of
+			 * batch_ms whenever messages came about a millisecond
+			 * apart (1 kHz).  Under load messages pile up while a
+			 * batch is confirmed and committed, so batches still grow.
+			 */
+			if (deadline - sc_mono_ns() <= 0)
 				return 0;
-			wait = left < 1000000 ? 0 : 1;
+			wait = 0;
 		}
 		rc = transport_poll(t, &msgs[*n], wait, err);
 		if (rc == 0)
