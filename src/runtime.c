@@ -58,6 +58,7 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
+	tc->instance_id = cfg->client_id && *cfg->client_id ? cfg->client_id : NULL;
 	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
 		char host[64] = "localhost";
 		gethostname(host, sizeof(host) - 1);

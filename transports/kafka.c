@@ -233,7 +233,7 @@ static int kafka_fatal(struct kafka_priv *k, rd_kafka_t *rk, struct sc_error *er
 		return sc_error_set(err, SC_EIO,
 				    "kafka: fenced: another instance joined with client id '%s' "
 				    "(give each instance its own --client-id)",
-				    k->cfg->client_id ? k->cfg->client_id : "");
+				    k->cfg->instance_id ? k->cfg->instance_id : "");
 	return sc_error_set(err, SC_EIO, "kafka: fatal %s error: %s (%s)",
 			    rk == k->producer ? "producer" : "consumer", why, rd_kafka_err2name(e));
 }
