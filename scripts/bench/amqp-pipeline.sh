@@ -143,7 +143,7 @@ run_perftest() {
 	ra=$(rate_of "$BENCH_TMP/perftest-a.out")
 	rb=$(rate_of "$BENCH_TMP/perftest-b.out")
 	r=$(awk -v a="$ra" -v b="$rb" 'BEGIN { print (a < b ? a : b) }')
-	wall=$(awk -v n="$N" -v r="$r" 'BEGIN { printf "%.3f", r > 0 ? n / r : 0 }')
+	wall=$(awk -v n="$N" -v r="$r" 'BEGIN { printf "%.3f", (r > 0 ? n / r : 0) }')
 	row perftest "$pair" 0 "$N" "$N" "$wall" "$r" "" "" "" "" "$(sub "$c1" "$c0")" "$cpu"
 }
 
