@@ -102,6 +102,8 @@ struct amqpb_pub {
 	uint64_t failed;      /* nacked or returned since the last flush */
 	char fail_reason[256];
 	unsigned int since_drain;
+	unsigned char *wbuf; /* one publish's three frames, written at once */
+	size_t wcap;
 };
 
 struct amqpb_con {
