@@ -14,6 +14,8 @@
  * belongs to someone else.  Topics the cluster already has are left as
  * they are.
  *
+ * Sockets.  socket.nagle.disable=true (TCP_NODELAY) for producer and consumer.
+ *
  * Producer.  Idempotent, acks=all, linger.ms=1 (-X overrides any of them).
  * The message timestamp is the event time, clamped to now when it lies in
  * the future (brokers refuse timestamps over an hour ahead).

@@ -346,6 +346,9 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
 	rc = kafka_set(conf, "bootstrap.servers", k->brokers, false, err);
+	/* small produce and fetch requests must not wait for Nagle (and a delayed ACK) */
+	if (!rc)
+		rc = kafka_set(conf, "socket.nagle.disable", "true", false, err);
 	if (!rc && cfg->client_id && *cfg->client_id)
 		rc = kafka_set(conf, "client.id", cfg->client_id, false, err);
 	if (rc)
