@@ -168,7 +168,7 @@ static void kafka_close(struct transport *t)
 	}
 	if (k->consumer) {
 		e = rd_kafka_consumer_close(k->consumer);
-		if (e)
+		if (e && !(e == RD_KAFKA_RESP_ERR__FATAL && atomic_load(&k->fatal)))
 			fprintf(stderr, "kafka: consumer close: %s\n", rd_kafka_err2str(e));
 		rd_kafka_destroy(k->consumer);
 		k->consumer = NULL;

@@ -198,6 +198,9 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
 		return;
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))
 		return;
+	/* fenced static member: the one-line error of kafka_fatal() says it */
+	if (strcmp(fac, "FATAL") == 0 && strstr(buf, "fenced"))
+		return;
 	/*
 	 * A refused login or TLS handshake: error_cb would only hear of it from
 	 * rd_kafka_poll(), which nobody calls while we wait for metadata.

@@ -68,6 +68,8 @@ if wait_for 40 gone "${PROC_PIDS[dup1]}"; then
 	check_grep "kafka fenced: it says why in one line" \
 		"kafka: fenced: another instance joined with client id '$NS-dup'" \
 		"$WORK/process-dup1.log"
+	check "kafka fenced: and nothing else of kafka's (no FATAL log, no close error)" \
+		test "$(grep -c '^kafka:\|: kafka:' "$WORK/process-dup1.log")" -eq 1
 else
 	not_ok "kafka fenced: the older instance exits" "$(show_logs)"
 fi
