@@ -16,7 +16,7 @@
  * With TLS the broker's certificate and host name are verified unless
  * tls.insecure=true.
  *
- * Consumer: basic.qos prefetch (cfg->prefetch, default 500) and one
+ * Consumer: basic.qos prefetch (cfg->prefetch, default AMQPB_PREFETCH 2000) and one
  * basic.consume with manual ack per input stream, on channel 1 of the
  * consumer connection, with the stream name as consumer tag.  Several
  * processes consuming one stream are competing consumers of its queue.
@@ -24,6 +24,16 @@
  * poll() hands out a heap copy of the delivery (struct amqpb_delivery) as
  * msg.handle with the delivery tag as msg.token; it stays valid, payload
  * and key included, until transport_msg_release(), even across reconnects.
+ *
+ * Acks.  commit() of the delivery that follows every delivery already
+ * committed on this connection (the usual case: runtime commits a batch in
+ * delivery order) sends nothing yet; the next poll() or close() sends one
+ * basic.ack with multiple=true for the highest such tag (lag() sends it too,
+ * before it asks the broker), so a batch of 500
+ * costs one ack frame (and one write) instead of 500.  An out-of-order
+ * commit sends any deferred ack first, then its own single ack.  A crash
+ * before the deferred ack went out redelivers those messages: at-least-once
+ * as before, replays refused downstream.
  *
  * Connection loss: the next poll() reconnects with backoff, redeclares and
  * consumes again; the broker redelivers what was not acked (REDELIVERED
@@ -74,6 +84,8 @@ static int amqpb_con_setup(struct transport *t, struct sc_error *err)
 	char queue[256];
 	int rc;
 
+	b->con.acked_thru = 0; /* delivery tags restart on a new connection */
+	b->con.ack_upto = 0;
 	amqp_basic_qos(c->st, AMQPB_DATA_CH, 0, (uint16_t)b->o.prefetch, 0);
 	rc = amqpb_reply_error(c, AMQPB_DATA_CH, amqp_get_rpc_reply(c->st), err,
 			       "cannot set prefetch %d", b->o.prefetch);
@@ -176,6 +188,25 @@ static void amqpb_con_other_frame(struct amqpb_conn *c)
 		amqpb_conn_drop(c); /* queue deleted: reconnect redeclares it */
 }
 
+/* Send the deferred basic.ack (multiple=true), if any; a failure means redelivery. */
+static void amqpb_ack_flush(struct amqpb *b)
+{
+	struct amqpb_conn *c = &b->con.conn;
+	struct sc_error ignored;
+	uint64_t tag = b->con.ack_upto;
+	int status;
+
+	if (!tag || !c->up)
+		return;
+	b->con.ack_upto = 0;
+	status = amqp_basic_ack(c->st, AMQPB_DATA_CH, tag, 1);
+	if (status != AMQP_STATUS_OK) {
+		amqpb_status_error(c, status, &ignored, "cannot ack");
+		return;
+	}
+	c->last_send_ns = sc_mono_ns();
+}
+
 /*
  * Wait for one delivery up to timeout_ms (< 0: until one comes or a stop is
  * requested), in slices of at most a second so both connections get their
@@ -194,11 +225,12 @@ static int amqpb_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return sc_error_set(err, SC_ENOMEM, "amqp: out of memory");
+	amqpb_ack_flush(b);
 	for (;;) {
 		int64_t left;
 		struct timeval tv;
 
-		amqpb_pub_service(t);
+		amqpb_pub_service(t, timeout_ms < 0 || timeout_ms >= 10);
 		if (!c->up) {
 			rc = amqpb_reconnect(t, c, amqpb_con_setup, err);
 			if (rc) {
@@ -246,13 +278,21 @@ static int amqpb_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 				    "amqp: commit of a message poll() did not give");
 	if (d->acked || d->gen != c->gen || !c->up)
 		return 0; /* stale delivery tag: the broker redelivers the message */
+	d->acked = true;
+	if (d->env.delivery_tag == b->con.acked_thru + 1) {
+		b->con.acked_thru = d->env.delivery_tag;
+		b->con.ack_upto = d->env.delivery_tag; /* sent by the next poll() or close() */
+		return 0;
+	}
+	amqpb_ack_flush(b);
+	if (!c->up)
+		return 0;
 	status = amqp_basic_ack(c->st, AMQPB_DATA_CH, d->env.delivery_tag, 0);
 	if (status != AMQP_STATUS_OK) {
 		amqpb_status_error(c, status, &ignored, "cannot ack");
 		return 0; /* ditto: redelivered after the reconnect */
 	}
 	c->last_send_ns = sc_mono_ns();
-	d->acked = true;
 	return 0;
 }
 
@@ -281,6 +321,7 @@ static int64_t amqpb_lag(struct transport *t)
 		return -1;
 	if (con->lag_at_ns && now - con->lag_at_ns < 1000000000)
 		return con->lag;
+	amqpb_ack_flush(b); /* committed messages are not ready ones */
 	if (!con->conn.up)
 		return con->lag_at_ns ? con->lag : -1;
 	for (int s = 0; s < SC_STREAM__COUNT; s++) {
@@ -348,6 +389,7 @@ static void amqpb_close(struct transport *t)
 
 	if (!b)
 		return;
+	amqpb_ack_flush(b);
 	amqpb_pub_close(t);
 	amqpb_conn_close(&b->con.conn);
 }

@@ -147,7 +147,7 @@ static int amqpb_parse_uri(struct amqpb_opts *o, const struct transport_cfg *cfg
 
 int amqpb_opts_parse(struct amqpb_opts *o, const struct transport_cfg *cfg, struct sc_error *err)
 {
-	long prefetch = cfg->prefetch > 0 ? cfg->prefetch : 500;
+	long prefetch = cfg->prefetch > 0 ? cfg->prefetch : AMQPB_PREFETCH;
 	long window = cfg->inflight > 0 ? cfg->inflight : 1000;
 	long heartbeat = 60, channel_max = 0, frame_max = 131072, reconnect_ms = 60000;
 	int rc;

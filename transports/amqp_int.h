@@ -41,6 +41,12 @@
 #define AMQPB_DATA_CH 1 /* publishing (confirm mode) or consuming */
 #define AMQPB_CTL_CH  2 /* declarations and passive declares */
 #define AMQPB_RK_MAX  256
+/*
+ * Default prefetch: four times the roles' default --batch (500), so the
+ * broker keeps delivering while a batch waits for its confirms and its ack
+ * (with prefetch == batch the pipeline ran stop-and-wait).
+ */
+#define AMQPB_PREFETCH 2000
 
 struct sc_error;
 
@@ -96,10 +102,14 @@ struct amqpb_pub {
 	uint64_t failed;      /* nacked or returned since the last flush */
 	char fail_reason[256];
 	unsigned int since_drain;
+	unsigned char *wbuf; /* one publish's three frames, written at once */
+	size_t wcap;
 };
 
 struct amqpb_con {
 	struct amqpb_conn conn;
+	uint64_t acked_thru; /* every delivery tag <= this is acked or in ack_upto */
+	uint64_t ack_upto;   /* not yet sent: one basic.ack multiple=true up to this tag */
 	int64_t lag;
 	int64_t lag_at_ns; /* monotonic time of the last refresh, 0: never */
 };
@@ -175,8 +185,12 @@ int amqpb_reconnect(struct transport *t, struct amqpb_conn *c,
 int amqpb_pub_open(struct transport *t, struct sc_error *err);
 int amqpb_pub_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err);
 int amqpb_pub_flush(struct transport *t, int timeout_ms, struct sc_error *err);
-/* Read confirms that already arrived, without blocking (keeps heartbeats going). */
-void amqpb_pub_service(struct transport *t);
+/*
+ * Keep the publisher connection's heartbeats going and read confirms that
+ * already arrived, without blocking: always when `idle` (the caller is about
+ * to wait), else every 64th call (a read attempt is a syscall).
+ */
+void amqpb_pub_service(struct transport *t, bool idle);
 void amqpb_pub_close(struct transport *t);
 
 #endif /* SC_AMQP_INT_H */

@@ -17,15 +17,28 @@
  * the broker stayed away longer than reconnect.timeout.ms, its copy stays
  * in the ring and is still sent by a later successful reconnect.
  *
+ * Sending.  rabbitmq-c 0.11's amqp_basic_publish() makes one send() per
+ * frame: three system calls per message (method, content header, body).
+ * On a plain TCP connection, and when the body fits one frame, the three
+ * frames are encoded here with the library's own encoders into one buffer
+ * and written with one send() (strace: 3 -> 1 sendto per publish).  TLS
+ * connections and larger bodies take the library's path.  A write that
+ * fails part-way leaves the stream broken, so the connection is dropped
+ * and the reconnect re-sends the ring, as for any other send failure.
+ *
  * Map:  ring - sending - confirms - publish and flush
  */
 #include "amqp_int.h"
 #include "error.h"
 
+#include <amqp_framing.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- ring --------------------------------------------------------------- */
 
@@ -101,13 +114,126 @@ static void amqpb_confirm(struct amqpb_pub *p, uint64_t tag, bool multiple, bool
 
 /* ---- sending ------------------------------------------------------------ */
 
+static unsigned char *amqpb_put16(unsigned char *w, uint16_t v)
+{
+	w[0] = (unsigned char)(v >> 8);
+	w[1] = (unsigned char)v;
+	return w + 2;
+}
+
+static unsigned char *amqpb_put32(unsigned char *w, uint32_t v)
+{
+	amqpb_put16(w, (uint16_t)(v >> 16));
+	return amqpb_put16(w + 2, (uint16_t)v);
+}
+
+static void amqpb_put64(unsigned char *w, uint64_t v)
+{
+	amqpb_put32(w, (uint32_t)(v >> 32));
+	amqpb_put32(w + 4, (uint32_t)v);
+}
+
+/* All of buf to the (non-blocking) socket, waiting for room as the library does. */
+static int amqpb_write_all(int fd, const unsigned char *buf, size_t n)
+{
+	while (n) {
+		ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+		if (r > 0) {
+			buf += r;
+			n -= (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
+				continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * basic.publish, its content header and its one body frame encoded into
+ * p->wbuf: the number of bytes, or 0 when the library must send it (TLS,
+ * a body larger than a frame, an encoding that does not fit).
+ */
+static size_t amqpb_encode_publish(struct amqpb *b, const struct amqpb_pending *e,
+				   amqp_basic_properties_t *props)
+{
+	struct amqpb_pub *p = &b->pub;
+	amqp_connection_state_t st = p->conn.st;
+	amqp_basic_publish_t m = {
+		.exchange = amqp_cstring_bytes(b->o.ns),
+		.routing_key = amqp_cstring_bytes(e->rk),
+		.mandatory = 1,
+	};
+	size_t need = e->len + 2048, used;
+	unsigned char *w;
+	amqp_bytes_t out;
+	int n;
+
+	if (b->o.tls || e->len + 8 > (size_t)amqp_get_frame_max(st) || amqp_get_sockfd(st) < 0)
+		return 0;
+	if (p->wcap < need) {
+		unsigned char *nb = realloc(p->wbuf, need);
+		if (!nb)
+			return 0;
+		p->wbuf = nb;
+		p->wcap = need;
+	}
+	w = p->wbuf;
+	/* method frame: type, channel, size, method id, arguments, end */
+	w[0] = AMQP_FRAME_METHOD;
+	amqpb_put16(w + 1, AMQPB_DATA_CH);
+	amqpb_put32(w + 7, AMQP_BASIC_PUBLISH_METHOD);
+	out.bytes = w + 11;
+	out.len = p->wcap - 11 - 1;
+	n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &m, out);
+	if (n < 0)
+		return 0;
+	amqpb_put32(w + 3, (uint32_t)n + 4);
+	w[11 + n] = AMQP_FRAME_END;
+	used = 12 + (size_t)n;
+	/* content header: class, weight 0, body size, properties */
+	w = p->wbuf + used;
+	w[0] = AMQP_FRAME_HEADER;
+	amqpb_put16(w + 1, AMQPB_DATA_CH);
+	amqpb_put16(w + 7, AMQP_BASIC_CLASS);
+	amqpb_put16(w + 9, 0);
+	amqpb_put64(w + 11, e->len);
+	if (p->wcap < used + 20 + e->len + 8)
+		return 0;
+	out.bytes = w + 19;
+	out.len = p->wcap - used - 20 - e->len - 8;
+	n = amqp_encode_properties(AMQP_BASIC_CLASS, props, out);
+	if (n < 0)
+		return 0;
+	amqpb_put32(w + 3, (uint32_t)n + 12);
+	w[19 + n] = AMQP_FRAME_END;
+	used += 20 + (size_t)n;
+	/* one body frame (none for an empty body) */
+	if (e->len) {
+		w = p->wbuf + used;
+		w[0] = AMQP_FRAME_BODY;
+		amqpb_put16(w + 1, AMQPB_DATA_CH);
+		amqpb_put32(w + 3, (uint32_t)e->len);
+		memcpy(w + 7, e->data, e->len);
+		w[7 + e->len] = AMQP_FRAME_END;
+		used += 8 + e->len;
+	}
+	return used;
+}
+
 static int amqpb_send(struct amqpb *b, const struct amqpb_pending *e, struct sc_error *err)
 {
 	struct amqpb_conn *c = &b->pub.conn;
 	amqp_basic_properties_t props;
 	amqp_table_entry_t hdr[1];
 	amqp_bytes_t body = {.len = e->len, .bytes = e->data};
-	size_t i = 0;
+	size_t i = 0, n;
 	int status;
 
 	while (i < e->len && (e->data[i] == ' ' || e->data[i] == '\n' || e->data[i] == '\t'))
@@ -127,6 +253,15 @@ static int amqpb_send(struct amqpb *b, const struct amqpb_pending *e, struct sc_
 		props.headers.num_entries = 1;
 		props.headers.entries = hdr;
 		props._flags |= AMQP_BASIC_HEADERS_FLAG;
+	}
+	n = amqpb_encode_publish(b, e, &props);
+	if (n) {
+		if (amqpb_write_all(amqp_get_sockfd(c->st), b->pub.wbuf, n))
+			return amqpb_status_error(c, AMQP_STATUS_SOCKET_ERROR, err,
+						  "cannot publish to %s: %s", b->o.where,
+						  strerror(errno));
+		c->last_send_ns = sc_mono_ns();
+		return 0;
 	}
 	status = amqp_basic_publish(c->st, AMQPB_DATA_CH, amqp_cstring_bytes(b->o.ns),
 				    amqp_cstring_bytes(e->rk), 1, 0, &props, body);
@@ -389,11 +524,15 @@ int amqpb_pub_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	return 0;
 }
 
-void amqpb_pub_service(struct transport *t)
+void amqpb_pub_service(struct transport *t, bool idle)
 {
 	struct amqpb *b = t->priv;
+	struct amqpb_pub *p = &b->pub;
 
-	amqpb_keepalive(&b->o, &b->pub.conn);
+	amqpb_keepalive(&b->o, &p->conn);
+	if (!p->conn.up || (!idle && ++p->since_drain < 64 && p->count <= p->cap / 2))
+		return;
+	p->since_drain = 0;
 	amqpb_drain(b);
 }
 
@@ -410,4 +549,7 @@ void amqpb_pub_close(struct transport *t)
 	}
 	p->ring = NULL;
 	p->count = 0;
+	free(p->wbuf);
+	p->wbuf = NULL;
+	p->wcap = 0;
 }

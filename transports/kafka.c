@@ -14,7 +14,9 @@
  * belongs to someone else.  Topics the cluster already has are left as
  * they are.
  *
- * Producer.  Idempotent, acks=all, linger.ms=5 (-X overrides any of them).
+ * Sockets.  socket.nagle.disable=true (TCP_NODELAY) for producer and consumer.
+ *
+ * Producer.  Idempotent, acks=all, linger.ms=1 (-X overrides any of them).
  * The message timestamp is the event time, clamped to now when it lies in
  * the future (brokers refuse timestamps over an hour ahead).
  * publish() copies the message into librdkafka's queue; when that queue is
@@ -166,7 +168,7 @@ static void kafka_close(struct transport *t)
 	}
 	if (k->consumer) {
 		e = rd_kafka_consumer_close(k->consumer);
-		if (e)
+		if (e && !(e == RD_KAFKA_RESP_ERR__FATAL && atomic_load(&k->fatal)))
 			fprintf(stderr, "kafka: consumer close: %s\n", rd_kafka_err2str(e));
 		rd_kafka_destroy(k->consumer);
 		k->consumer = NULL;
@@ -229,6 +231,11 @@ static int kafka_fatal(struct kafka_priv *k, rd_kafka_t *rk, struct sc_error *er
 	e = rd_kafka_fatal_error(rk, why, sizeof(why));
 	if (!e)
 		return 0;
+	if (e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+		return sc_error_set(err, SC_EIO,
+				    "kafka: fenced: another instance joined with client id '%s' "
+				    "(give each instance its own --client-id)",
+				    k->cfg->instance_id ? k->cfg->instance_id : "");
 	return sc_error_set(err, SC_EIO, "kafka: fatal %s error: %s (%s)",
 			    rk == k->producer ? "producer" : "consumer", why, rd_kafka_err2name(e));
 }

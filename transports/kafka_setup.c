@@ -198,6 +198,9 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
 		return;
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))
 		return;
+	/* fenced static member: the one-line error of kafka_fatal() says it */
+	if (strcmp(fac, "FATAL") == 0 && strstr(buf, "fenced"))
+		return;
 	/*
 	 * A refused login or TLS handshake: error_cb would only hear of it from
 	 * rd_kafka_poll(), which nobody calls while we wait for metadata.
@@ -243,7 +246,6 @@ static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaq
 {
 	struct kafka_priv *k = opaque;
 
-	(void)rk;
 	switch (e) {
 	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
 		/* after a refused login or handshake that error says it all */
@@ -252,7 +254,9 @@ static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaq
 		break;
 	case RD_KAFKA_RESP_ERR__FATAL:
 		atomic_store(&k->fatal, true);
-		fprintf(stderr, "kafka: fatal error: %s\n", reason);
+		/* fenced: the caller's one-line error says it all (kafka_fatal) */
+		if (rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+			fprintf(stderr, "kafka: fatal error: %s\n", reason);
 		break;
 	case RD_KAFKA_RESP_ERR__AUTHENTICATION: kafka_conn_failed(k, SC_EAUTH, reason); break;
 	case RD_KAFKA_RESP_ERR__SSL: kafka_conn_failed(k, SC_ECONN, reason); break;
@@ -345,6 +349,9 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
 	rc = kafka_set(conf, "bootstrap.servers", k->brokers, false, err);
+	/* small produce and fetch requests must not wait for Nagle (and a delayed ACK) */
+	if (!rc)
+		rc = kafka_set(conf, "socket.nagle.disable", "true", false, err);
 	if (!rc && cfg->client_id && *cfg->client_id)
 		rc = kafka_set(conf, "client.id", cfg->client_id, false, err);
 	if (rc)
@@ -358,14 +365,24 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 			{"enable.auto.offset.store", "false"},
 			{"auto.offset.reset", "earliest"},
 			{"partition.assignment.strategy", "roundrobin"},
+			{"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
+			{"heartbeat.interval.ms", KAFKA_HEARTBEAT_MS},
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
+		/*
+		 * Static membership (KIP-345) only for an explicit --client-id: a
+		 * restart with the same id gets its partitions back.  The default
+		 * client id ("<ns>-<role>-<host>") is the same for every instance
+		 * on a host, which as a static member would fence the others.
+		 */
+		if (!rc && cfg->instance_id && *cfg->instance_id)
+			rc = kafka_set(conf, "group.instance.id", cfg->instance_id, false, err);
 	} else {
 		const struct sc_kv defaults[] = {
 			{"enable.idempotence", "true"},
 			{"acks", "all"},
-			{"linger.ms", "5"},
+			{"linger.ms", KAFKA_LINGER_MS},
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);

@@ -80,12 +80,13 @@ struct sc_kv {
 };
 
 struct transport_cfg {
-	const char *broker;	    /* URI; NULL or "" means the backend's local default */
-	const char *ns;		    /* namespace prefix of every topic/queue/group */
-	const char *role;	    /* "generate", "process", "sink", "bench": names the group */
-	const char *client_id;	    /* stable id of this instance (MQTT session, Kafka client.id) */
-	const char *group;	    /* consumer group / shared subscription; NULL: "<ns>.<role>" */
-	unsigned int inputs;	    /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
+	const char *broker;	 /* URI; NULL or "" means the backend's local default */
+	const char *ns;		 /* namespace prefix of every topic/queue/group */
+	const char *role;	 /* "generate", "process", "sink", "bench": names the group */
+	const char *client_id;	 /* stable id of this instance (MQTT session, Kafka client.id) */
+	const char *instance_id; /* --client-id as given, NULL if none: Kafka group.instance.id */
+	const char *group;	 /* consumer group / shared subscription; NULL: "<ns>.<role>" */
+	unsigned int inputs;	 /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
 	const char *external_topic; /* with SC_STREAM_EXTERNAL: the foreign topic to read */
 	size_t max_msg_bytes; /* larger messages are refused (publish) or dead-lettered (poll) */
 	int partitions;	      /* topic creation: partitions (Kafka), <= 0: backend default */

@@ -113,7 +113,7 @@ static const struct opt opts[] = {
 	{"batch", R_PROC | R_SINK, T_LONG, OFF(batch), "500", "N",
 	 "messages per output flush / transaction", false, 1, 100000},
 	{"batch-ms", R_PROC | R_SINK, T_LONG, OFF(batch_ms), "50", "MS",
-	 "longest wait to fill a batch", false, 0, 60000},
+	 "longest time a batch takes messages already there", false, 0, 60000},
 	{"input", R_PROC, T_STR, OFF(input), "raw", "NAME",
 	 "raw (streamctl records) or sensorlogger (the app's bare JSON on --topic)"},
 	{"topic", R_PROC, T_STR, OFF(topic), "sensor-logger", "NAME",

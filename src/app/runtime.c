@@ -52,6 +52,7 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
+	tc->instance_id = cfg->client_id && *cfg->client_id ? cfg->client_id : NULL;
 	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
 		char host[64] = "localhost";
 		gethostname(host, sizeof(host) - 1);
@@ -299,11 +300,17 @@ int runtime_poll_batch(struct transport *t, struct sc_msg *msgs, size_t cap, int
 		int wait = idle_ms;
 
 		if (*n > 0) {
-			/* the batch ends when the input pauses (1 ms) or batch_ms passed */
-			int64_t left = deadline - sc_mono_ns();
-			if (left <= 0)
+			/*
+			 * The batch is what is already there: it ends as soon as
+			 * the next poll would wait, or when batch_ms passed.
+			 * Waiting for a 1 ms pause kept a batch open for most of
+			 * batch_ms whenever messages came about a millisecond
+			 * apart (1 kHz).  Under load messages pile up while a
+			 * batch is confirmed and committed, so batches still grow.
+			 */
+			if (deadline - sc_mono_ns() <= 0)
 				return 0;
-			wait = left < 1000000 ? 0 : 1;
+			wait = 0;
 		}
 		rc = transport_poll(t, &msgs[*n], wait, err);
 		if (rc == 0)

@@ -80,8 +80,9 @@ void run_stats_release(struct run_stats *s);
 
 /*
  * Consumer batches (process and sink).  runtime_poll_batch() polls up to
- * `cap` messages into msgs[], waiting at most batch_ms for the batch to fill
- * (and idle_ms for the first message), and calls handle() on each message as
+ * `cap` messages into msgs[]: it waits up to idle_ms for the first message,
+ * then takes only messages already there (no wait), for at most batch_ms,
+ * and calls handle() on each message as
  * soon as it arrives (its payload is only valid until the next poll).
  * *n is the number of messages taken.  Returns 0, -SC_EOF when the input
  * ended (after the messages in msgs[]), or a negative error.

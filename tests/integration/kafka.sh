@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The pipeline over a real Kafka broker (scripts/brokers.sh start kafka):
 # both sources and both codecs, a processor killed mid-stream, two
-# processors sharing four partitions, and (with the three-node cluster) a
+# processors sharing four partitions, static membership (a restart with the
+# same --client-id, two ids sharing, one id twice fenced), and (with the three-node cluster) a
 # broker killed mid-stream under replication factor 3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pipeline.sh.inc"
@@ -12,6 +13,67 @@ scenario_basic json 2000
 scenario_basic msgpack 2000
 scenario_kill_processor 3000 400
 scenario_two_processors 1500 300 --partitions=4
+
+# Static group membership (group.instance.id = --client-id).  A processor
+# SIGKILLed and started again with the same id takes its partitions back
+# (no session timeout to wait out): every record arrives, verify is clean.
+# How soon the sink advances again is a benchmark (scripts/bench/
+# kafka-restart.sh), not a pass/fail timing here.
+NS=$(fresh_ns)
+db="$WORK/static.db"
+start_sink "$db" --client-id="$NS-sink"
+start_process first --client-id="$NS-proc"
+start_gen cpu 3000 --rate=400 --source-id=cpu-static
+start_gen sensor 3000 --rate=400 --source-id=sensor-static
+sleep 4
+kill -KILL "${PROC_PIDS[first]}"
+wait "${PROC_PIDS[first]}" 2>/dev/null
+unset 'PROC_PIDS[first]'
+before=$(rows_total "$db")
+start_process again --client-id="$NS-proc"
+check "kafka static: generators finish" wait_gens
+if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "kafka static: every record stored after a SIGKILL and a restart with the same --client-id ($before rows before)"; else not_ok "kafka static: every record stored after the restart ($(rows_total "$db") rows)" "$(show_logs)"; fi
+check "kafka static: processor and sink drain" stop_all
+check_verify "kafka static: verify --expect=3000 is clean" "$db" 3000
+
+# Two instances with different client ids are two static members: they share.
+NS=$(fresh_ns)
+db="$WORK/static2.db"
+start_sink "$db" --client-id="$NS-sink" --partitions=4
+start_process a --client-id="$NS-a" --partitions=4
+start_process b --client-id="$NS-b" --partitions=4
+start_gen cpu 1500 --rate=300 --source-id=cpu-s2 --partitions=4
+start_gen cpu 1500 --rate=300 --source-id=cpu-s2b --device-id=host-b --partitions=4
+start_gen sensor 1500 --rate=300 --source-id=sensor-s2 --device-id=phone-b --partitions=4
+check "kafka static share: generators finish" wait_gens
+if wait_rows "$db" 1500 "$TIMEOUT" 3; then ok "kafka static share: every record stored"; else not_ok "kafka static share: every record stored ($(rows_total "$db") rows)" "$(show_logs)"; fi
+check "kafka static share: processors and sink drain" stop_all
+a=$(stat_final "$WORK/process-a.stats" in)
+b=$(stat_final "$WORK/process-b.stats" in)
+check "kafka static share: processor a did work (${a:-0} records)" test "${a:-0}" -gt 0
+check "kafka static share: processor b did work (${b:-0} records)" test "${b:-0}" -gt 0
+check_verify "kafka static share: verify --expect=1500 is clean" "$db" 1500
+
+# Two instances with the same client id: the older one is fenced and says so.
+NS=$(fresh_ns)
+start_process dup1 --client-id="$NS-dup"
+sleep 6
+start_process dup2 --client-id="$NS-dup"
+gone() { ! kill -0 "$1" 2>/dev/null; }
+if wait_for 40 gone "${PROC_PIDS[dup1]}"; then
+	wait "${PROC_PIDS[dup1]}"
+	rc=$?
+	unset 'PROC_PIDS[dup1]'
+	check "kafka fenced: the older instance exits with an error (exit $rc)" test "$rc" -ne 0
+	check_grep "kafka fenced: it says why in one line" \
+		"kafka: fenced: another instance joined with client id '$NS-dup'" \
+		"$WORK/process-dup1.log"
+	check "kafka fenced: and nothing else of kafka's (no FATAL log, no close error)" \
+		test "$(grep -c '^kafka:\|: kafka:' "$WORK/process-dup1.log")" -eq 1
+else
+	not_ok "kafka fenced: the older instance exits" "$(show_logs)"
+fi
+stop_all >/dev/null 2>&1
 
 # three KRaft nodes, replication factor 3, min.insync.replicas=2: one broker
 # is killed (SIGKILL) mid-stream and the pipeline finishes without loss

@@ -295,7 +295,7 @@ Test(transport_kafka, two_consumers_in_one_group_split_four_partitions)
 {
 	static struct seen s1, s2;
 	char ns[64];
-	struct transport_cfg pc, cc;
+	struct transport_cfg pc, cc, cc2;
 	struct transport *p, *c1, *c2;
 	int64_t deadline;
 	int sent = 0;
@@ -306,7 +306,10 @@ Test(transport_kafka, two_consumers_in_one_group_split_four_partitions)
 	p = open_ok(&pc);
 	cc = cfg_for(ns, SC_STREAM_BIT(SC_STREAM_RAW_CPU), 4);
 	c1 = open_ok(&cc);
-	c2 = open_ok(&cc);
+	/* its own client id: the same one would be the same static member (fenced) */
+	cc2 = cc;
+	cc2.client_id = "kafka-test-2";
+	c2 = open_ok(&cc2);
 	/* keep publishing until both members have data: the split needs a rebalance */
 	deadline = sc_mono_ns() + 60 * 1000000000LL;
 	while ((s1.total == 0 || s2.total == 0) && sc_mono_ns() < deadline && sent + 8 <= MAXMSG) {
