@@ -241,6 +241,12 @@ static int amqpb_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 		amqpb_keepalive(&b->o, c);
 		left = deadline - sc_mono_ns();
 		left = left < 0 ? 0 : left > 1000000000 ? 1000000000 : left;
+		/*
+		 * rabbitmq-c waits in whole milliseconds and rounds a shorter
+		 * timeout down to none: the loop then spun until the deadline
+		 * (61,029 poll() calls for 2,000 records at prefetch 1).
+		 */
+		left = (left + 999999) / 1000000 * 1000000;
 		tv.tv_sec = (time_t)(left / 1000000000);
 		tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
 		amqp_maybe_release_buffers(c->st);
