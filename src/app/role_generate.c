@@ -46,8 +46,6 @@ struct gen_run {
 
 /* Below this much time to a deadline, wait_due() spins instead of sleeping. */
 #define SPIN_NS 20000
-/* Above this much time to a deadline, the transport is flushed first. */
-#define FLUSH_SLACK_NS 1000000
 
 /* Sleep until the monotonic deadline, waking early on a stop request. */
 static void sleep_until(int64_t deadline)
@@ -128,7 +126,8 @@ static int run(struct gen_run *r, struct sc_error *err)
 			break;
 		if (period) {
 			intended = start_real + (int64_t)seq * period;
-			if (due > sc_mono_ns() + FLUSH_SLACK_NS) {
+			/* about to sleep: nothing may wait in a buffer meanwhile */
+			if (due > sc_mono_ns() + SPIN_NS) {
 				rc = transport_flush(r->t, 0, err);
 				if (rc && rc != -SC_ETIMEDOUT)
 					return rc;
