@@ -126,6 +126,8 @@ void mqtt_busy_enter(void);
 void mqtt_busy_leave(void);
 /* Wait on mqtt_cond for at most ms (mqtt_lock held). */
 void mqtt_wait(int ms);
+/* TCP_NODELAY on this process's sockets to the broker's port (mqtt.c). */
+void mqtt_nodelay(const struct mqtt_priv *p);
 
 /* mqtt_config.c */
 int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err);

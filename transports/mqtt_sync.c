@@ -100,6 +100,7 @@ static int sync_connect(struct mqtt_priv *p, char *why, size_t n)
 	rc = r.reasonCode;
 	MQTTResponse_free(r);
 	if (rc == MQTTCLIENT_SUCCESS) {
+		mqtt_nodelay(p);
 		pthread_mutex_lock(&mqtt_lock);
 		p->connected = true;
 		pthread_mutex_unlock(&mqtt_lock);
