@@ -783,7 +783,8 @@ def run_sweep(run):
             ok = sum(int(r["sustained"]) for r in results[t])
             if ok * 2 <= len(results[t]):
                 stopped[t] = rate
-                log("sweep: %s stops at %d/s (%s)" % (t, rate, results[t][-1]["reason"]))
+                why = "; ".join(sorted({r["reason"] for r in results[t] if r["reason"]}))
+                log("sweep: %s stops at %d/s (%s)" % (t, rate, why))
 
 
 def run_sensor(run):
