@@ -233,8 +233,8 @@ static int kafka_fatal(struct kafka_priv *k, rd_kafka_t *rk, struct sc_error *er
 		return 0;
 	if (e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
 		return sc_error_set(err, SC_EIO,
-				    "kafka: fenced: another instance joined with client id '%s' "
-				    "(give each instance its own --client-id)",
+				    "kafka: fenced: another instance joined with group.instance.id "
+				    "'%s' (give each instance its own)",
 				    k->cfg->instance_id ? k->cfg->instance_id : "");
 	return sc_error_set(err, SC_EIO, "kafka: fatal %s error: %s (%s)",
 			    rk == k->producer ? "producer" : "consumer", why, rd_kafka_err2name(e));

@@ -370,12 +370,7 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
-		/*
-		 * Static membership (KIP-345) only for an explicit --client-id: a
-		 * restart with the same id gets its partitions back.  The default
-		 * client id ("<ns>-<role>-<host>") is the same for every instance
-		 * on a host, which as a static member would fence the others.
-		 */
+		/* static membership (KIP-345) only with -X group.instance.id (runtime.c) */
 		if (!rc && cfg->instance_id && *cfg->instance_id)
 			rc = kafka_set(conf, "group.instance.id", cfg->instance_id, false, err);
 	} else {

@@ -6,7 +6,7 @@
 # One run: sink and processor, a cpu generator at RATE for DUR seconds; at
 # KILL_AT s the processor gets SIGKILL and RESTART_AFTER s later a new one
 # starts.  Two modes, interleaved (bench_interleave):
-#   static   both processors have the same --client-id (group.instance.id:
+#   static   both processors have the same --client-id and -X group.instance.id (static:
 #            static membership, KIP-345), the new one takes the partitions back
 #   dynamic  no --client-id (a new member; the group waits for the dead one's
 #            session to time out, session.timeout.ms)
@@ -39,7 +39,7 @@ run_mode() {
 	local mode=$1 pair=$2 ns db id=() gen pid1 pid2 kill_ns restart_ns res verify
 	ns=$(bench_uniq bench-kr)
 	db=$BENCH_TMP/$ns.db
-	[ "$mode" = static ] && id=(--client-id="$ns-proc")
+	[ "$mode" = static ] && id=(--client-id="$ns-proc" -X group.instance.id="$ns-proc")
 	local common=(--transport=kafka --broker="kafka://$KAFKA_BOOTSTRAP" --namespace="$ns"
 		--stats-interval=0 --progress=never)
 	"$SC" sink "${common[@]}" --client-id="$ns-sink" --db="$db" --idle-exit="$IDLE" \

@@ -52,7 +52,16 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
-	tc->instance_id = cfg->client_id && *cfg->client_id ? cfg->client_id : NULL;
+	/*
+	 * Kafka static membership only when asked for (-X group.instance.id):
+	 * with librdkafka 2.0.2 and a Kafka 4.1 broker, a static member that
+	 * rejoins after the broker restarted is fenced as if a second instance
+	 * had taken its id, and the role stops (make compare's crash run).
+	 */
+	tc->instance_id = NULL;
+	for (size_t i = 0; i < cfg->nprops; i++)
+		if (!strcmp(cfg->props[i].key, "group.instance.id"))
+			tc->instance_id = cfg->props[i].value;
 	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
 		char host[64] = "localhost";
 		gethostname(host, sizeof(host) - 1);

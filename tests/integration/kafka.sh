@@ -14,15 +14,15 @@ scenario_basic msgpack 2000
 scenario_kill_processor 3000 400
 scenario_two_processors 1500 300 --partitions=4
 
-# Static group membership (group.instance.id = --client-id).  A processor
-# SIGKILLed and started again with the same id takes its partitions back
+# Static group membership (-X group.instance.id).  A processor
+# SIGKILLed and started again with the same instance id takes its partitions back
 # (no session timeout to wait out): every record arrives, verify is clean.
 # How soon the sink advances again is a benchmark (scripts/bench/
 # kafka-restart.sh), not a pass/fail timing here.
 NS=$(fresh_ns)
 db="$WORK/static.db"
 start_sink "$db" --client-id="$NS-sink"
-start_process first --client-id="$NS-proc"
+start_process first --client-id="$NS-proc" -X group.instance.id="$NS-proc"
 start_gen cpu 3000 --rate=400 --source-id=cpu-static
 start_gen sensor 3000 --rate=400 --source-id=sensor-static
 sleep 4
@@ -30,7 +30,7 @@ kill -KILL "${PROC_PIDS[first]}"
 wait "${PROC_PIDS[first]}" 2>/dev/null
 unset 'PROC_PIDS[first]'
 before=$(rows_total "$db")
-start_process again --client-id="$NS-proc"
+start_process again --client-id="$NS-proc" -X group.instance.id="$NS-proc"
 check "kafka static: generators finish" wait_gens
 if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "kafka static: every record stored after a SIGKILL and a restart with the same --client-id ($before rows before)"; else not_ok "kafka static: every record stored after the restart ($(rows_total "$db") rows)" "$(show_logs)"; fi
 check "kafka static: processor and sink drain" stop_all
@@ -40,8 +40,8 @@ check_verify "kafka static: verify --expect=3000 is clean" "$db" 3000
 NS=$(fresh_ns)
 db="$WORK/static2.db"
 start_sink "$db" --client-id="$NS-sink" --partitions=4
-start_process a --client-id="$NS-a" --partitions=4
-start_process b --client-id="$NS-b" --partitions=4
+start_process a --client-id="$NS-a" -X group.instance.id="$NS-a" --partitions=4
+start_process b --client-id="$NS-b" -X group.instance.id="$NS-b" --partitions=4
 start_gen cpu 1500 --rate=300 --source-id=cpu-s2 --partitions=4
 start_gen cpu 1500 --rate=300 --source-id=cpu-s2b --device-id=host-b --partitions=4
 start_gen sensor 1500 --rate=300 --source-id=sensor-s2 --device-id=phone-b --partitions=4
@@ -56,9 +56,9 @@ check_verify "kafka static share: verify --expect=1500 is clean" "$db" 1500
 
 # Two instances with the same client id: the older one is fenced and says so.
 NS=$(fresh_ns)
-start_process dup1 --client-id="$NS-dup"
+start_process dup1 --client-id="$NS-dup" -X group.instance.id="$NS-dup"
 sleep 6
-start_process dup2 --client-id="$NS-dup"
+start_process dup2 --client-id="$NS-dup" -X group.instance.id="$NS-dup"
 gone() { ! kill -0 "$1" 2>/dev/null; }
 if wait_for 40 gone "${PROC_PIDS[dup1]}"; then
 	wait "${PROC_PIDS[dup1]}"
@@ -66,7 +66,7 @@ if wait_for 40 gone "${PROC_PIDS[dup1]}"; then
 	unset 'PROC_PIDS[dup1]'
 	check "kafka fenced: the older instance exits with an error (exit $rc)" test "$rc" -ne 0
 	check_grep "kafka fenced: it says why in one line" \
-		"kafka: fenced: another instance joined with client id '$NS-dup'" \
+		"kafka: fenced: another instance joined with group.instance.id '$NS-dup'" \
 		"$WORK/process-dup1.log"
 	check "kafka fenced: and nothing else of kafka's (no FATAL log, no close error)" \
 		test "$(grep -c '^kafka:\|: kafka:' "$WORK/process-dup1.log")" -eq 1
