@@ -35,6 +35,9 @@ if [ ! -f "${logdirs%%,*}/meta.properties" ]; then
 		kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$conf" --ignore-formatted
 fi
 # shellcheck disable=SC2086 # the options are several words
-exec java ${KAFKA_HEAP_OPTS:--Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+# one GC worker per broker: two on a small host can leave a pause waiting for
+# the one the scheduler has not run (REPORT, Kafka tail latency)
+exec java ${KAFKA_HEAP_OPTS:--Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:ParallelGCThreads=1 \
+	-XX:ConcGCThreads=1 -XX:+ExitOnOutOfMemoryError \
 	-Djava.awt.headless=true -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties \
 	${KAFKA_OPTS:-} -cp '/opt/kafka/libs/*' kafka.Kafka "$conf"
