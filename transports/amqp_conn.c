@@ -38,20 +38,9 @@ static const char *const amqpb_known_props[] = {
 static int amqpb_prop_long(const struct transport_cfg *cfg, const char *key, long min, long max,
 			   long *out, struct sc_error *err)
 {
-	const char *v = transport_prop(cfg, key);
-	char *end;
-	long n;
+	int rc = transport_prop_long(cfg, "amqp", key, min, max, out, err);
 
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max)
-		return sc_error_set(err, SC_EINVAL,
-				    "amqp: -X %s=%s: expected an integer from %ld to %ld", key, v,
-				    min, max);
-	*out = n;
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 static int amqpb_check_props(const struct transport_cfg *cfg, struct sc_error *err)

@@ -27,6 +27,7 @@
 #include "transport.h"
 #include "error.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,7 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 	const struct transport_ops *io;
 	const char *name = transport_prop(cfg, "fault.inner"), *v;
 	unsigned int caps;
+	long drop;
 	int rc;
 
 	if (!name || !*name)
@@ -197,14 +199,10 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 		if ((v = transport_prop(cfg, fault_keys[op])) &&
 		    (rc = fault_parse_rule(fault_keys[op], v, &f->rule[op], err)))
 			return rc;
-	if ((v = transport_prop(cfg, "fault.drop"))) {
-		char *end;
-
-		f->drop_after = strtoul(v, &end, 10);
-		if (end == v || *end || f->drop_after == 0)
-			return sc_error_set(err, SC_EINVAL, "fault: fault.drop=%s: expected N > 0",
-					    v);
-	}
+	if ((rc = transport_prop_long(cfg, "fault", "fault.drop", 1, LONG_MAX, &drop, err)) < 0)
+		return rc;
+	if (rc)
+		f->drop_after = (unsigned long)drop;
 	f->props = calloc(cfg->nprops + 1, sizeof(*f->props));
 	if (!f->props)
 		return sc_error_set(err, SC_ENOMEM, "fault: out of memory");

@@ -16,29 +16,12 @@
 static int mqtt_parse_int(const char *key, const char *v, long lo, long hi, long *out,
 			  struct sc_error *err)
 {
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		return sc_error_set(err, SC_EINVAL,
-				    "mqtt: -X %s=%s: expected an integer in %ld..%ld", key, v, lo,
-				    hi);
-	*out = n;
-	return 0;
+	return transport_parse_long("mqtt", key, v, lo, hi, out, err);
 }
 
 static int mqtt_parse_bool(const char *key, const char *v, bool *out, struct sc_error *err)
 {
-	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		*out = true;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		*out = false;
-	else
-		return sc_error_set(err, SC_EINVAL, "mqtt: -X %s=%s: expected true or false", key,
-				    v);
-	return 0;
+	return transport_parse_bool("mqtt", key, v, out, err);
 }
 
 static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg,
@@ -63,13 +46,10 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 			rc = mqtt_parse_int(k, v, 0, 4294967295L, &n, err);
 			p->expiry = n;
 		} else if (strcmp(k, "clean") == 0) {
-			if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-				p->clean = 1;
-			else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-				p->clean = 0;
-			else
-				return sc_error_set(err, SC_EINVAL,
-						    "mqtt: -X clean=%s: expected true or false", v);
+			bool b;
+
+			rc = mqtt_parse_bool(k, v, &b, err);
+			p->clean = b;
 		} else if (strcmp(k, "client.id") == 0) {
 			if (!*v || strlen(v) >= sizeof(p->client_id))
 				return sc_error_set(err, SC_EINVAL,

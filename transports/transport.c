@@ -439,6 +439,61 @@ int transport_password(const struct transport_cfg *cfg, const char *backend,
 	return 1;
 }
 
+/* ---- -X integers and booleans ------------------------------------------ */
+
+int transport_parse_long(const char *backend, const char *key, const char *v, long min, long max,
+			 long *out, struct sc_error *err)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return sc_error_set(err, SC_EINVAL,
+				    "%s: -X %s=%s: expected an integer from %ld to %ld", backend,
+				    key, v, min, max);
+	*out = n;
+	return 0;
+}
+
+int transport_parse_bool(const char *backend, const char *key, const char *v, bool *out,
+			 struct sc_error *err)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return sc_error_set(err, SC_EINVAL, "%s: -X %s=%s: expected true or false",
+				    backend, key, v);
+	return 0;
+}
+
+int transport_prop_long(const struct transport_cfg *cfg, const char *backend, const char *key,
+			long min, long max, long *out, struct sc_error *err)
+{
+	const char *v = transport_prop(cfg, key);
+	int rc;
+
+	if (!v)
+		return 0;
+	rc = transport_parse_long(backend, key, v, min, max, out, err);
+	return rc ? rc : 1;
+}
+
+int transport_prop_bool(const struct transport_cfg *cfg, const char *backend, const char *key,
+			bool *out, struct sc_error *err)
+{
+	const char *v = transport_prop(cfg, key);
+	int rc;
+
+	if (!v)
+		return 0;
+	rc = transport_parse_bool(backend, key, v, out, err);
+	return rc ? rc : 1;
+}
+
 static const char *const transport_tls_keys[] = {"tls.ca", "tls.cert", "tls.key", "tls.insecure",
 						 NULL};
 
@@ -456,14 +511,8 @@ int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
 	const char *v = transport_prop(cfg, "tls.insecure");
 
 	memset(out, 0, sizeof(*out));
-	if (v) {
-		if (!strcmp(v, "true") || !strcmp(v, "1"))
-			out->insecure = true;
-		else if (strcmp(v, "false") && strcmp(v, "0"))
-			return sc_error_set(err, SC_EINVAL,
-					    "%s: -X tls.insecure=%s: expected true or false",
-					    backend, v);
-	}
+	if (v && transport_parse_bool(backend, "tls.insecure", v, &out->insecure, err))
+		return -err->code;
 	out->ca = transport_prop(cfg, "tls.ca");
 	out->cert = transport_prop(cfg, "tls.cert");
 	out->key = transport_prop(cfg, "tls.key");

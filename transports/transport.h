@@ -185,6 +185,21 @@ int transport_stream_name(char *buf, size_t size, const char *ns, enum sc_stream
 const char *transport_prop(const struct transport_cfg *cfg, const char *key);
 
 /*
+ * -X values, parsed the same way by every backend.  An integer is decimal in
+ * min..max; a boolean is true/1 or false/0.  0, or -SC_EINVAL with
+ * "<backend>: -X <key>=<v>: expected ...".
+ */
+int transport_parse_long(const char *backend, const char *key, const char *v, long min, long max,
+			 long *out, struct sc_error *err);
+int transport_parse_bool(const char *backend, const char *key, const char *v, bool *out,
+			 struct sc_error *err);
+/* The same for -X key in cfg: 1 when given (*out set), 0 when absent, or -SC_EINVAL. */
+int transport_prop_long(const struct transport_cfg *cfg, const char *backend, const char *key,
+			long min, long max, long *out, struct sc_error *err);
+int transport_prop_bool(const struct transport_cfg *cfg, const char *backend, const char *key,
+			bool *out, struct sc_error *err);
+
+/*
  * Parsed broker URI: scheme://[user[:password]@]host[:port][/path][?query].
  * Strings point into `storage`; user and password are percent-decoded
  * ("%40" is '@').  0 or -SC_EINVAL naming the problem.  The password never
