@@ -237,12 +237,25 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 	return 0;
 }
 
+/* The -X keys of this backend (transport.h); the others go to the wrapped one. */
+static const struct transport_opt fault_opts[] = {
+	{"fault.inner", TRANSPORT_OPT_STR, NULL, 0, 0, "the wrapped transport (required)"},
+	{"fault.publish", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th publish"},
+	{"fault.poll", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th poll"},
+	{"fault.commit", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th commit"},
+	{"fault.flush", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th flush"},
+	{"fault.drop", TRANSPORT_OPT_LONG, NULL, 1, LONG_MAX, "drop the connection after N calls"},
+	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "passed to the wrapped transport"},
+	{NULL},
+};
+
 const struct transport_ops transport_fault = {
 	.name = "fault",
 	.summary = "wraps another transport (-X fault.inner=NAME) and injects failures (testing)",
 	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_COMMIT |
 		TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct fault_priv),
+	.opts = fault_opts,
 	.open = fault_open,
 	.publish = fault_publish,
 	.poll = fault_poll,

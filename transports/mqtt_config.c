@@ -13,6 +13,22 @@
 
 /* ---- configuration ------------------------------------------------------- */
 
+/* The -X keys of this backend (transport.h: help, env and checks come from here). */
+const struct transport_opt mqtt_opts[] = {
+	{"qos", TRANSPORT_OPT_LONG, NULL, 0, 2, "quality of service (default --qos)"},
+	{"inflight", TRANSPORT_OPT_LONG, NULL, 1, 65535,
+	 "unacknowledged publishes (default --inflight, else 100)"},
+	{"keepalive", TRANSPORT_OPT_LONG, "30", 0, 65535, "keep-alive seconds"},
+	{"session.expiry", TRANSPORT_OPT_LONG, "86400", 0, 4294967295L,
+	 "session expiry seconds (a producer without a client id: 300)"},
+	{"clean", TRANSPORT_OPT_BOOL, "false", 0, 0, "start a clean session"},
+	{"client.id", TRANSPORT_OPT_STR, NULL, 0, 0, "MQTT client id (default --client-id)"},
+	{"shared", TRANSPORT_OPT_BOOL, "true", 0, 0, "consumers share a subscription"},
+	{"journal", TRANSPORT_OPT_STR, NULL, 0, 0, "consumer journal directory, or off"},
+	{"journal.sync", TRANSPORT_OPT_BOOL, "false", 0, 0, "fdatasync every journal append"},
+	{NULL},
+};
+
 static int mqtt_parse_int(const char *key, const char *v, long lo, long hi, long *out,
 			  struct sc_error *err)
 {
@@ -68,12 +84,7 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 			if (!p->journal_off)
 				sc_strlcpy(p->journal_path, v, sizeof(p->journal_path));
 		} else if (!transport_tls_key(k)) {
-			return sc_error_set(
-				err, SC_EINVAL,
-				"mqtt: unknown -X key '%s' (known: qos, inflight, keepalive, "
-				"session.expiry, clean, client.id, shared, journal, journal.sync, "
-				"tls.ca, tls.cert, tls.key, tls.insecure)",
-				k);
+			return transport_check_props(&transport_mqtt, &cfg->props[i], 1, err);
 		}
 		if (rc)
 			return rc;

@@ -172,5 +172,6 @@ int mqtt_journal_start(struct mqtt_priv *p, struct sc_error *err);
 void mqtt_consume_close(struct mqtt_priv *p);
 /* mqtt.c's ops; mqtt_journal_start swaps in a copy without COMMIT for journal=off */
 extern const struct transport_ops transport_mqtt;
+extern const struct transport_opt mqtt_opts[];
 
 #endif /* SC_MQTT_INTERNAL_H */

@@ -5,6 +5,7 @@
 #include "transport.h"
 #include "error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,6 +493,63 @@ int transport_prop_bool(const struct transport_cfg *cfg, const char *backend, co
 		return 0;
 	rc = transport_parse_bool(backend, key, v, out, err);
 	return rc ? rc : 1;
+}
+
+/* ---- backend option tables ---------------------------------------------- */
+
+int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props,
+			  size_t nprops, struct sc_error *err)
+{
+	for (size_t i = 0; i < nprops; i++) {
+		const char *k = props[i].key, *v = props[i].value ? props[i].value : "";
+		const struct transport_opt *o = NULL;
+		bool open = false, b;
+		long n;
+		int rc = 0;
+
+		for (const struct transport_opt *e = ops->opts; e && e->key; e++) {
+			if (strcmp(e->key, "*") == 0)
+				open = true;
+			else if (strcmp(e->key, k) == 0)
+				o = e;
+		}
+		if (!o) {
+			if (!open && !transport_tls_key(k))
+				return sc_error_set(err, SC_EINVAL,
+						    "%s: unknown -X key '%s' (see streamctl <role> "
+						    "--help)",
+						    ops->name, k);
+			continue;
+		}
+		if (o->type == TRANSPORT_OPT_LONG)
+			rc = transport_parse_long(ops->name, k, v, o->min, o->max, &n, err);
+		else if (o->type == TRANSPORT_OPT_BOOL)
+			rc = transport_parse_bool(ops->name, k, v, &b, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void transport_opt_env(const struct transport_ops *ops, const struct transport_opt *o, char *buf,
+		       size_t size)
+{
+	size_t i = (size_t)snprintf(buf, size, "STREAMCTL_"), nl = strlen(ops->name);
+	/* "fault.inner" of fault is STREAMCTL_FAULT_INNER, not ..._FAULT_FAULT_INNER */
+	const char *key = strncmp(o->key, ops->name, nl) == 0 && o->key[nl] == '.'
+				  ? o->key + nl + 1
+				  : o->key;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = pass ? key : ops->name;
+
+		for (; *p && i + 2 < size; p++)
+			buf[i++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p)
+							      : '_';
+		if (!pass && i + 2 < size)
+			buf[i++] = '_';
+	}
+	buf[i < size ? i : size - 1] = '\0';
 }
 
 static const char *const transport_tls_keys[] = {"tls.ca", "tls.cert", "tls.key", "tls.insecure",
