@@ -185,7 +185,6 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 {
 	struct fault_priv *f = t->priv;
 	struct transport_cfg inner = *cfg;
-	const struct transport_ops *io;
 	const char *name = transport_prop(cfg, "fault.inner"), *v;
 	unsigned int caps;
 	long drop;
@@ -223,8 +222,8 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 	rc = transport_open(name, &inner, &f->inner, err);
 	if (rc)
 		return sc_error_prefix(err, "fault(%s)", name);
-	io = f->inner->ops;
-	caps = io->caps;
+	caps = f->inner->caps;
+	t->caps = caps;
 	f->ops = *t->ops;
 	f->ops.caps = caps;
 	f->ops.publish = caps & TRANSPORT_CAP_PUBLISH ? fault_publish : NULL;

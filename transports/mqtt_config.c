@@ -188,6 +188,8 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 	rc = mqtt_parse_props(p, cfg, err);
 	if (rc)
 		return rc;
+	if (p->qos == 0) /* nothing is acknowledged: flush() cannot mean "at the broker" */
+		p->t->caps &= ~(unsigned int)TRANSPORT_CAP_CONFIRM;
 	if (p->inflight > 65535)
 		p->inflight = 65535;
 	if (!p->client_id[0]) {

@@ -95,6 +95,7 @@ int transport_open(const char *name, const struct transport_cfg *cfg, struct tra
 	if (!t)
 		return sc_error_set(err, SC_ENOMEM, "%s: out of memory", ops->name);
 	t->ops = ops;
+	t->caps = ops->caps;
 	t->cfg = *cfg;
 	if (ops->priv_size) {
 		t->priv = calloc(1, ops->priv_size);
@@ -104,6 +105,7 @@ int transport_open(const char *name, const struct transport_cfg *cfg, struct tra
 		}
 	}
 	rc = ops->open(t, &t->cfg, err);
+	t->caps &= ops->caps;
 	if (rc) {
 		ops->close(t);
 		free(t->priv);
@@ -119,7 +121,7 @@ int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_err
 	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
-	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
+	if (!(t->caps & TRANSPORT_CAP_PUBLISH))
 		return sc_error_set(err, SC_ENOTSUP, "%s: cannot publish", t->ops->name);
 	if (t->cfg.max_msg_bytes && m->len > t->cfg.max_msg_bytes)
 		return sc_error_set(err, SC_ETOOBIG,
@@ -139,7 +141,7 @@ int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, stru
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!(t->ops->caps & TRANSPORT_CAP_CONSUME))
+	if (!(t->caps & TRANSPORT_CAP_CONSUME))
 		return sc_error_set(err, SC_ENOTSUP, "%s: cannot consume", t->ops->name);
 	rc = t->ops->poll(t, out, timeout_ms, err);
 	if (rc > 0) {
@@ -158,7 +160,7 @@ int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_erro
 	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
-	if (!(t->ops->caps & TRANSPORT_CAP_COMMIT))
+	if (!(t->caps & TRANSPORT_CAP_COMMIT))
 		return 0;
 	rc = t->ops->commit(t, m, err);
 	if (!rc)
@@ -170,7 +172,7 @@ int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err_in
 {
 	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 
-	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
+	if (!(t->caps & TRANSPORT_CAP_PUBLISH))
 		return 0;
 	return t->ops->flush(t, timeout_ms, err);
 }
@@ -184,7 +186,7 @@ void transport_msg_release(struct transport *t, struct sc_msg *m)
 
 int64_t transport_lag(struct transport *t)
 {
-	return t->ops->lag ? t->ops->lag(t) : -1;
+	return t->ops->lag && (t->caps & TRANSPORT_CAP_LAG) ? t->ops->lag(t) : -1;
 }
 
 bool transport_healthy(struct transport *t)
@@ -194,7 +196,7 @@ bool transport_healthy(struct transport *t)
 
 bool transport_has(const struct transport *t, unsigned int caps)
 {
-	return (t->ops->caps & caps) == caps;
+	return (t->caps & caps) == caps;
 }
 
 void transport_close(struct transport *t)

@@ -129,7 +129,7 @@ struct transport;
 struct transport_ops {
 	const char *name;
 	const char *summary; /* one line for --help */
-	unsigned int caps;   /* TRANSPORT_CAP_* */
+	unsigned int caps;   /* TRANSPORT_CAP_* it may have; per instance: transport.caps */
 	size_t priv_size;    /* the core allocates (zeroed) t->priv of this size */
 	const struct transport_opt *opts; /* its -X keys; NULL: takes none */
 	int (*open)(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err);
@@ -158,6 +158,9 @@ struct transport_counters {
 
 struct transport {
 	const struct transport_ops *ops;
+	/* This instance's TRANSPORT_CAP_*: ops->caps, less what its settings turn
+	 * off; open() may only clear bits (MQTT at QoS 0 confirms nothing). */
+	unsigned int caps;
 	void *priv;
 	struct transport_cfg cfg; /* copy; strings borrowed from the caller */
 	struct transport_counters counters;
@@ -189,6 +192,7 @@ int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err);
 void transport_msg_release(struct transport *t, struct sc_msg *m);
 int64_t transport_lag(struct transport *t);
 bool transport_healthy(struct transport *t);
+/* This instance's capabilities, as open() left them. */
 bool transport_has(const struct transport *t, unsigned int caps);
 /* Accepts NULL. */
 void transport_close(struct transport *t);
