@@ -28,8 +28,16 @@ const struct transport_ops *transport_find(const char *name, struct sc_error *er
 			sc_error_set(err, SC_ENOTSUP, "transport '%s' is not built in", name);
 			return NULL;
 		}
-	sc_error_set(err, SC_EINVAL, "unknown transport '%s' (known: pipe, kafka, amqp, mqtt)",
-		     name);
+	{
+		char known[256] = "";
+		size_t n = 0;
+
+		/* the names from registry.c, so a new backend is listed here too */
+		for (size_t i = 0; transport_known_names[i] && n < sizeof(known); i++)
+			n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "",
+					      transport_known_names[i]);
+		sc_error_set(err, SC_EINVAL, "unknown transport '%s' (known: %s)", name, known);
+	}
 	return NULL;
 }
 
@@ -468,8 +476,8 @@ int transport_parse_bool(const char *backend, const char *key, const char *v, bo
 	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
 		*out = false;
 	else
-		return sc_error_set(err, SC_EINVAL, "%s: -X %s=%s: expected true or false",
-				    backend, key, v);
+		return sc_error_set(err, SC_EINVAL, "%s: -X %s=%s: expected true or false", backend,
+				    key, v);
 	return 0;
 }
 
@@ -499,8 +507,8 @@ int transport_prop_bool(const struct transport_cfg *cfg, const char *backend, co
 
 /* ---- backend option tables ---------------------------------------------- */
 
-int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props,
-			  size_t nprops, struct sc_error *err)
+int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props, size_t nprops,
+			  struct sc_error *err)
 {
 	for (size_t i = 0; i < nprops; i++) {
 		const char *k = props[i].key, *v = props[i].value ? props[i].value : "";
@@ -538,16 +546,15 @@ void transport_opt_env(const struct transport_ops *ops, const struct transport_o
 {
 	size_t i = (size_t)snprintf(buf, size, "STREAMCTL_"), nl = strlen(ops->name);
 	/* "fault.inner" of fault is STREAMCTL_FAULT_INNER, not ..._FAULT_FAULT_INNER */
-	const char *key = strncmp(o->key, ops->name, nl) == 0 && o->key[nl] == '.'
-				  ? o->key + nl + 1
-				  : o->key;
+	const char *key =
+		strncmp(o->key, ops->name, nl) == 0 && o->key[nl] == '.' ? o->key + nl + 1 : o->key;
 
 	for (int pass = 0; pass < 2; pass++) {
 		const char *p = pass ? key : ops->name;
 
 		for (; *p && i + 2 < size; p++)
-			buf[i++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p)
-							      : '_';
+			buf[i++] =
+				isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
 		if (!pass && i + 2 < size)
 			buf[i++] = '_';
 	}

@@ -202,8 +202,8 @@ void transport_close(struct transport *t);
  * key's value must have its type; an undeclared key (other than the tls.*
  * keys) is refused unless the table has "*".  0 or -SC_EINVAL with one line.
  */
-int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props,
-			  size_t nprops, struct sc_error *err);
+int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props, size_t nprops,
+			  struct sc_error *err);
 /* The environment variable of a backend option: STREAMCTL_MQTT_KEEPALIVE. */
 void transport_opt_env(const struct transport_ops *ops, const struct transport_opt *o, char *buf,
 		       size_t size);

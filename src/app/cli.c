@@ -47,7 +47,7 @@ struct opt {
 
 static const struct opt opts[] = {
 	{"transport", R_TRANSPORT, T_STR, OFF(transport), "pipe", "NAME",
-	 "pipe, kafka, amqp or mqtt"},
+	 "the messaging backend ('streamctl --help' lists them)"},
 	{"broker", R_TRANSPORT, T_STR, OFF(broker), NULL, "URI",
 	 "broker address, e.g. kafka://127.0.0.1:9092 (default: the local one)", true},
 	{.name = "broker-password",
@@ -477,9 +477,11 @@ void cli_usage(FILE *out, const char *role)
 			     "roles:\n");
 		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
 			fprintf(out, "  %-10s %s\n", roles[i].name, roles[i].summary);
+		fprintf(out, "\ntransports:\n");
+		for (size_t b = 0; transport_backends[b]; b++)
+			fprintf(out, "  %-10s %s\n", transport_backends[b]->name,
+				transport_backends[b]->summary);
 		fprintf(out, "\n"
-			     "transports: pipe (stdin/stdout), kafka, amqp, mqtt\n"
-			     "\n"
 			     "example:\n"
 			     "  streamctl generate --source=cpu --count=1000 --rate=0 \\\n"
 			     "    | streamctl process | streamctl sink --db=out.db\n"

@@ -207,7 +207,8 @@ Test(cli, mistyped_backend_option_is_one_line_error)
 	cr_assert_eq(PARSE(NULL, "process", "--transport=mqtt", "-X", "clean=maybe"), -SC_EINVAL);
 	cr_assert_str_eq(err.msg, "mqtt: -X clean=maybe: expected true or false");
 	cr_assert_eq(PARSE(env, "sink", "--transport=amqp"), -SC_EINVAL);
-	cr_assert_str_eq(err.msg, "amqp: -X frame_max=12: expected an integer from 4096 to 1073741824");
+	cr_assert_str_eq(err.msg,
+			 "amqp: -X frame_max=12: expected an integer from 4096 to 1073741824");
 	/* Kafka passes keys it does not declare on to librdkafka */
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "-X", "linger.ms=5"), 0, "%s",
 		     err.msg);

@@ -285,7 +285,8 @@ Test(transport_wrappers, accept_a_null_error)
 /* -X integers and booleans: parsed once for every backend (issue 19). */
 Test(transport_props, integers_and_booleans_parse_one_way)
 {
-	struct sc_kv kv[] = {{"n", "42"}, {"big", "70000"}, {"junk", "4x"}, {"b", "1"}, {"nb", "yes"}};
+	struct sc_kv kv[] = {
+		{"n", "42"}, {"big", "70000"}, {"junk", "4x"}, {"b", "1"}, {"nb", "yes"}};
 	struct transport_cfg cfg = {.props = kv, .nprops = 5};
 	long n = -1;
 	bool b = false;
