@@ -406,6 +406,7 @@ const struct transport_ops transport_amqp = {
 	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_COMMIT |
 		TRANSPORT_CAP_CONFIRM | TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct amqpb),
+	.opts = amqpb_opts,
 	.open = amqpb_open,
 	.publish = amqpb_publish,
 	.poll = amqpb_poll,

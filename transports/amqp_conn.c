@@ -30,46 +30,31 @@
 
 /* ---- options ------------------------------------------------------------ */
 
-static const char *const amqpb_known_props[] = {
-	"prefetch",	  "heartbeat", "channel_max", "frame_max", "reconnect.timeout.ms",
-	"confirm.window", NULL,
+/* The -X keys of this backend (transport.h: help, env and checks come from here). */
+const struct transport_opt amqpb_opts[] = {
+	{"prefetch", TRANSPORT_OPT_LONG, NULL, 1, 65535,
+	 "unacknowledged deliveries (default --prefetch, else 2000)"},
+	{"heartbeat", TRANSPORT_OPT_LONG, "60", 0, 3600, "heartbeat seconds, 0: none"},
+	{"channel_max", TRANSPORT_OPT_LONG, "0", 0, 65535, "channels asked for, 0: the broker's"},
+	{"frame_max", TRANSPORT_OPT_LONG, "131072", 4096, 1L << 30, "largest frame in bytes"},
+	{"reconnect.timeout.ms", TRANSPORT_OPT_LONG, "60000", 0, 86400000L,
+	 "give up reconnecting after MS"},
+	{"confirm.window", TRANSPORT_OPT_LONG, NULL, 1, 1000000,
+	 "unconfirmed publishes (default --inflight, else 1000)"},
+	{NULL},
 };
 
 static int amqpb_prop_long(const struct transport_cfg *cfg, const char *key, long min, long max,
 			   long *out, struct sc_error *err)
 {
-	const char *v = transport_prop(cfg, key);
-	char *end;
-	long n;
+	int rc = transport_prop_long(cfg, "amqp", key, min, max, out, err);
 
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max)
-		return sc_error_set(err, SC_EINVAL,
-				    "amqp: -X %s=%s: expected an integer from %ld to %ld", key, v,
-				    min, max);
-	*out = n;
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 static int amqpb_check_props(const struct transport_cfg *cfg, struct sc_error *err)
 {
-	for (size_t i = 0; i < cfg->nprops; i++) {
-		size_t k;
-		for (k = 0; amqpb_known_props[k]; k++)
-			if (strcmp(cfg->props[i].key, amqpb_known_props[k]) == 0)
-				break;
-		if (!amqpb_known_props[k] && !transport_tls_key(cfg->props[i].key))
-			return sc_error_set(
-				err, SC_EINVAL,
-				"amqp: unknown -X key '%s' (known: prefetch, heartbeat, "
-				"channel_max, frame_max, reconnect.timeout.ms, "
-				"confirm.window, tls.ca, tls.cert, tls.key, tls.insecure)",
-				cfg->props[i].key);
-	}
-	return 0;
+	return transport_check_props(&transport_amqp, cfg->props, cfg->nprops, err);
 }
 
 /*

@@ -48,6 +48,9 @@
  */
 #define AMQPB_PREFETCH 2000
 
+extern const struct transport_ops transport_amqp;
+extern const struct transport_opt amqpb_opts[];
+
 struct sc_error;
 
 /* Settings from the broker URI, cfg and -X. */

@@ -27,6 +27,7 @@
 #include "transport.h"
 #include "error.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,9 +185,9 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 {
 	struct fault_priv *f = t->priv;
 	struct transport_cfg inner = *cfg;
-	const struct transport_ops *io;
 	const char *name = transport_prop(cfg, "fault.inner"), *v;
 	unsigned int caps;
+	long drop;
 	int rc;
 
 	if (!name || !*name)
@@ -197,14 +198,10 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 		if ((v = transport_prop(cfg, fault_keys[op])) &&
 		    (rc = fault_parse_rule(fault_keys[op], v, &f->rule[op], err)))
 			return rc;
-	if ((v = transport_prop(cfg, "fault.drop"))) {
-		char *end;
-
-		f->drop_after = strtoul(v, &end, 10);
-		if (end == v || *end || f->drop_after == 0)
-			return sc_error_set(err, SC_EINVAL, "fault: fault.drop=%s: expected N > 0",
-					    v);
-	}
+	if ((rc = transport_prop_long(cfg, "fault", "fault.drop", 1, LONG_MAX, &drop, err)) < 0)
+		return rc;
+	if (rc)
+		f->drop_after = (unsigned long)drop;
 	f->props = calloc(cfg->nprops + 1, sizeof(*f->props));
 	if (!f->props)
 		return sc_error_set(err, SC_ENOMEM, "fault: out of memory");
@@ -225,8 +222,8 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 	rc = transport_open(name, &inner, &f->inner, err);
 	if (rc)
 		return sc_error_prefix(err, "fault(%s)", name);
-	io = f->inner->ops;
-	caps = io->caps;
+	caps = f->inner->caps;
+	t->caps = caps;
 	f->ops = *t->ops;
 	f->ops.caps = caps;
 	f->ops.publish = caps & TRANSPORT_CAP_PUBLISH ? fault_publish : NULL;
@@ -239,12 +236,25 @@ static int fault_open(struct transport *t, const struct transport_cfg *cfg, stru
 	return 0;
 }
 
+/* The -X keys of this backend (transport.h); the others go to the wrapped one. */
+static const struct transport_opt fault_opts[] = {
+	{"fault.inner", TRANSPORT_OPT_STR, NULL, 0, 0, "the wrapped transport (required)"},
+	{"fault.publish", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th publish"},
+	{"fault.poll", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th poll"},
+	{"fault.commit", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th commit"},
+	{"fault.flush", TRANSPORT_OPT_STR, NULL, 0, 0, "N[:fail|:delay=MS]: the N-th flush"},
+	{"fault.drop", TRANSPORT_OPT_LONG, NULL, 1, LONG_MAX, "drop the connection after N calls"},
+	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "passed to the wrapped transport"},
+	{NULL},
+};
+
 const struct transport_ops transport_fault = {
 	.name = "fault",
 	.summary = "wraps another transport (-X fault.inner=NAME) and injects failures (testing)",
 	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_COMMIT |
 		TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct fault_priv),
+	.opts = fault_opts,
 	.open = fault_open,
 	.publish = fault_publish,
 	.poll = fault_poll,

@@ -637,6 +637,14 @@ static bool kafka_healthy(struct transport *t)
 
 /* ---- vtable ------------------------------------------------------------ */
 
+/* The -X keys of this backend (transport.h); the others go to librdkafka as they are. */
+static const struct transport_opt kafka_opts[] = {
+	{"group.instance.id", TRANSPORT_OPT_STR, NULL, 0, 0,
+	 "static group membership (KIP-345; off by default)"},
+	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "any librdkafka property, e.g. -X linger.ms=5"},
+	{NULL},
+};
+
 const struct transport_ops transport_kafka = {
 	.name = "kafka",
 	.summary = "Apache Kafka via librdkafka: partitioned replayable log, consumer groups",
@@ -644,6 +652,7 @@ const struct transport_ops transport_kafka = {
 		TRANSPORT_CAP_CONFIRM | TRANSPORT_CAP_REPLAY | TRANSPORT_CAP_GROUPS |
 		TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct kafka_priv),
+	.opts = kafka_opts,
 	.open = kafka_open,
 	.publish = kafka_publish,
 	.poll = kafka_poll,

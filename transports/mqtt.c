@@ -619,6 +619,7 @@ const struct transport_ops transport_mqtt = {
 	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME | TRANSPORT_CAP_COMMIT |
 		TRANSPORT_CAP_CONFIRM | TRANSPORT_CAP_GROUPS | TRANSPORT_CAP_LAG,
 	.priv_size = sizeof(struct mqtt_priv),
+	.opts = mqtt_opts,
 	.open = mqtt_open,
 	.publish = mqtt_publish,
 	.poll = mqtt_poll,

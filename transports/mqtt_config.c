@@ -13,32 +13,31 @@
 
 /* ---- configuration ------------------------------------------------------- */
 
+/* The -X keys of this backend (transport.h: help, env and checks come from here). */
+const struct transport_opt mqtt_opts[] = {
+	{"qos", TRANSPORT_OPT_LONG, NULL, 0, 2, "quality of service (default --qos)"},
+	{"inflight", TRANSPORT_OPT_LONG, NULL, 1, 65535,
+	 "unacknowledged publishes (default --inflight, else 100)"},
+	{"keepalive", TRANSPORT_OPT_LONG, "30", 0, 65535, "keep-alive seconds"},
+	{"session.expiry", TRANSPORT_OPT_LONG, "86400", 0, 4294967295L,
+	 "session expiry seconds (a producer without a client id: 300)"},
+	{"clean", TRANSPORT_OPT_BOOL, "false", 0, 0, "start a clean session"},
+	{"client.id", TRANSPORT_OPT_STR, NULL, 0, 0, "MQTT client id (default --client-id)"},
+	{"shared", TRANSPORT_OPT_BOOL, "true", 0, 0, "consumers share a subscription"},
+	{"journal", TRANSPORT_OPT_STR, NULL, 0, 0, "consumer journal directory, or off"},
+	{"journal.sync", TRANSPORT_OPT_BOOL, "false", 0, 0, "fdatasync every journal append"},
+	{NULL},
+};
+
 static int mqtt_parse_int(const char *key, const char *v, long lo, long hi, long *out,
 			  struct sc_error *err)
 {
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		return sc_error_set(err, SC_EINVAL,
-				    "mqtt: -X %s=%s: expected an integer in %ld..%ld", key, v, lo,
-				    hi);
-	*out = n;
-	return 0;
+	return transport_parse_long("mqtt", key, v, lo, hi, out, err);
 }
 
 static int mqtt_parse_bool(const char *key, const char *v, bool *out, struct sc_error *err)
 {
-	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		*out = true;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		*out = false;
-	else
-		return sc_error_set(err, SC_EINVAL, "mqtt: -X %s=%s: expected true or false", key,
-				    v);
-	return 0;
+	return transport_parse_bool("mqtt", key, v, out, err);
 }
 
 static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg,
@@ -63,13 +62,10 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 			rc = mqtt_parse_int(k, v, 0, 4294967295L, &n, err);
 			p->expiry = n;
 		} else if (strcmp(k, "clean") == 0) {
-			if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-				p->clean = 1;
-			else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-				p->clean = 0;
-			else
-				return sc_error_set(err, SC_EINVAL,
-						    "mqtt: -X clean=%s: expected true or false", v);
+			bool b;
+
+			rc = mqtt_parse_bool(k, v, &b, err);
+			p->clean = b;
 		} else if (strcmp(k, "client.id") == 0) {
 			if (!*v || strlen(v) >= sizeof(p->client_id))
 				return sc_error_set(err, SC_EINVAL,
@@ -88,12 +84,7 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 			if (!p->journal_off)
 				sc_strlcpy(p->journal_path, v, sizeof(p->journal_path));
 		} else if (!transport_tls_key(k)) {
-			return sc_error_set(
-				err, SC_EINVAL,
-				"mqtt: unknown -X key '%s' (known: qos, inflight, keepalive, "
-				"session.expiry, clean, client.id, shared, journal, journal.sync, "
-				"tls.ca, tls.cert, tls.key, tls.insecure)",
-				k);
+			return transport_check_props(&transport_mqtt, &cfg->props[i], 1, err);
 		}
 		if (rc)
 			return rc;
@@ -197,6 +188,8 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 	rc = mqtt_parse_props(p, cfg, err);
 	if (rc)
 		return rc;
+	if (p->qos == 0) /* nothing is acknowledged: flush() cannot mean "at the broker" */
+		p->t->caps &= ~(unsigned int)TRANSPORT_CAP_CONFIRM;
 	if (p->inflight > 65535)
 		p->inflight = 65535;
 	if (!p->client_id[0]) {

@@ -209,17 +209,6 @@ static int mqtt_replay_one(void *ctx, const struct mqtt_jrec *r, uint64_t ticket
 	return 0;
 }
 
-static pthread_once_t mqtt_volatile_once = PTHREAD_ONCE_INIT;
-static struct transport_ops mqtt_volatile_ops;
-
-/* -X journal=off: today's behaviour, no commit (the runtime drains on stop) */
-static void mqtt_volatile_init(void)
-{
-	mqtt_volatile_ops = transport_mqtt;
-	mqtt_volatile_ops.caps &= ~(unsigned int)TRANSPORT_CAP_COMMIT;
-	mqtt_volatile_ops.commit = NULL;
-}
-
 int mqtt_journal_start(struct mqtt_priv *p, struct sc_error *err)
 {
 	uint64_t discarded = 0;
@@ -227,9 +216,8 @@ int mqtt_journal_start(struct mqtt_priv *p, struct sc_error *err)
 
 	if (!p->t->cfg.inputs)
 		return 0;
-	if (p->journal_off) {
-		pthread_once(&mqtt_volatile_once, mqtt_volatile_init);
-		p->t->ops = &mqtt_volatile_ops;
+	if (p->journal_off) { /* no commit: the runtime drains on stop */
+		p->t->caps &= ~(unsigned int)TRANSPORT_CAP_COMMIT;
 		return 0;
 	}
 	rc = mqtt_journal_open(p->journal_path, p->journal_sync, &p->journal, err);

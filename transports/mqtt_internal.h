@@ -170,7 +170,8 @@ int mqtt_commit(struct transport *t, const struct sc_msg *m, struct sc_error *er
 int mqtt_journal_start(struct mqtt_priv *p, struct sc_error *err);
 /* After the client is destroyed: free the queue, close the journal. */
 void mqtt_consume_close(struct mqtt_priv *p);
-/* mqtt.c's ops; mqtt_journal_start swaps in a copy without COMMIT for journal=off */
+/* mqtt.c's ops (journal=off and QoS 0 clear caps of the instance, not of these) */
 extern const struct transport_ops transport_mqtt;
+extern const struct transport_opt mqtt_opts[];
 
 #endif /* SC_MQTT_INTERNAL_H */

@@ -5,6 +5,7 @@
 #include "transport.h"
 #include "error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,16 @@ const struct transport_ops *transport_find(const char *name, struct sc_error *er
 			sc_error_set(err, SC_ENOTSUP, "transport '%s' is not built in", name);
 			return NULL;
 		}
-	sc_error_set(err, SC_EINVAL, "unknown transport '%s' (known: pipe, kafka, amqp, mqtt)",
-		     name);
+	{
+		char known[256] = "";
+		size_t n = 0;
+
+		/* the names from registry.c, so a new backend is listed here too */
+		for (size_t i = 0; transport_known_names[i] && n < sizeof(known); i++)
+			n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "",
+					      transport_known_names[i]);
+		sc_error_set(err, SC_EINVAL, "unknown transport '%s' (known: %s)", name, known);
+	}
 	return NULL;
 }
 
@@ -94,6 +103,7 @@ int transport_open(const char *name, const struct transport_cfg *cfg, struct tra
 	if (!t)
 		return sc_error_set(err, SC_ENOMEM, "%s: out of memory", ops->name);
 	t->ops = ops;
+	t->caps = ops->caps;
 	t->cfg = *cfg;
 	if (ops->priv_size) {
 		t->priv = calloc(1, ops->priv_size);
@@ -103,6 +113,7 @@ int transport_open(const char *name, const struct transport_cfg *cfg, struct tra
 		}
 	}
 	rc = ops->open(t, &t->cfg, err);
+	t->caps &= ops->caps;
 	if (rc) {
 		ops->close(t);
 		free(t->priv);
@@ -118,7 +129,7 @@ int transport_publish(struct transport *t, const struct sc_msg *m, struct sc_err
 	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
-	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
+	if (!(t->caps & TRANSPORT_CAP_PUBLISH))
 		return sc_error_set(err, SC_ENOTSUP, "%s: cannot publish", t->ops->name);
 	if (t->cfg.max_msg_bytes && m->len > t->cfg.max_msg_bytes)
 		return sc_error_set(err, SC_ETOOBIG,
@@ -138,7 +149,7 @@ int transport_poll(struct transport *t, struct sc_msg *out, int timeout_ms, stru
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!(t->ops->caps & TRANSPORT_CAP_CONSUME))
+	if (!(t->caps & TRANSPORT_CAP_CONSUME))
 		return sc_error_set(err, SC_ENOTSUP, "%s: cannot consume", t->ops->name);
 	rc = t->ops->poll(t, out, timeout_ms, err);
 	if (rc > 0) {
@@ -157,7 +168,7 @@ int transport_commit(struct transport *t, const struct sc_msg *m, struct sc_erro
 	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 	int rc;
 
-	if (!(t->ops->caps & TRANSPORT_CAP_COMMIT))
+	if (!(t->caps & TRANSPORT_CAP_COMMIT))
 		return 0;
 	rc = t->ops->commit(t, m, err);
 	if (!rc)
@@ -169,7 +180,7 @@ int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err_in
 {
 	struct sc_error scratch, *err = ERR_OR_SCRATCH(err_in, scratch);
 
-	if (!(t->ops->caps & TRANSPORT_CAP_PUBLISH))
+	if (!(t->caps & TRANSPORT_CAP_PUBLISH))
 		return 0;
 	return t->ops->flush(t, timeout_ms, err);
 }
@@ -183,7 +194,7 @@ void transport_msg_release(struct transport *t, struct sc_msg *m)
 
 int64_t transport_lag(struct transport *t)
 {
-	return t->ops->lag ? t->ops->lag(t) : -1;
+	return t->ops->lag && (t->caps & TRANSPORT_CAP_LAG) ? t->ops->lag(t) : -1;
 }
 
 bool transport_healthy(struct transport *t)
@@ -193,7 +204,7 @@ bool transport_healthy(struct transport *t)
 
 bool transport_has(const struct transport *t, unsigned int caps)
 {
-	return (t->ops->caps & caps) == caps;
+	return (t->caps & caps) == caps;
 }
 
 void transport_close(struct transport *t)
@@ -439,6 +450,117 @@ int transport_password(const struct transport_cfg *cfg, const char *backend,
 	return 1;
 }
 
+/* ---- -X integers and booleans ------------------------------------------ */
+
+int transport_parse_long(const char *backend, const char *key, const char *v, long min, long max,
+			 long *out, struct sc_error *err)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return sc_error_set(err, SC_EINVAL,
+				    "%s: -X %s=%s: expected an integer from %ld to %ld", backend,
+				    key, v, min, max);
+	*out = n;
+	return 0;
+}
+
+int transport_parse_bool(const char *backend, const char *key, const char *v, bool *out,
+			 struct sc_error *err)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else
+		return sc_error_set(err, SC_EINVAL, "%s: -X %s=%s: expected true or false", backend,
+				    key, v);
+	return 0;
+}
+
+int transport_prop_long(const struct transport_cfg *cfg, const char *backend, const char *key,
+			long min, long max, long *out, struct sc_error *err)
+{
+	const char *v = transport_prop(cfg, key);
+	int rc;
+
+	if (!v)
+		return 0;
+	rc = transport_parse_long(backend, key, v, min, max, out, err);
+	return rc ? rc : 1;
+}
+
+int transport_prop_bool(const struct transport_cfg *cfg, const char *backend, const char *key,
+			bool *out, struct sc_error *err)
+{
+	const char *v = transport_prop(cfg, key);
+	int rc;
+
+	if (!v)
+		return 0;
+	rc = transport_parse_bool(backend, key, v, out, err);
+	return rc ? rc : 1;
+}
+
+/* ---- backend option tables ---------------------------------------------- */
+
+int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props, size_t nprops,
+			  struct sc_error *err)
+{
+	for (size_t i = 0; i < nprops; i++) {
+		const char *k = props[i].key, *v = props[i].value ? props[i].value : "";
+		const struct transport_opt *o = NULL;
+		bool open = false, b;
+		long n;
+		int rc = 0;
+
+		for (const struct transport_opt *e = ops->opts; e && e->key; e++) {
+			if (strcmp(e->key, "*") == 0)
+				open = true;
+			else if (strcmp(e->key, k) == 0)
+				o = e;
+		}
+		if (!o) {
+			if (!open && !transport_tls_key(k))
+				return sc_error_set(err, SC_EINVAL,
+						    "%s: unknown -X key '%s' (see streamctl <role> "
+						    "--help)",
+						    ops->name, k);
+			continue;
+		}
+		if (o->type == TRANSPORT_OPT_LONG)
+			rc = transport_parse_long(ops->name, k, v, o->min, o->max, &n, err);
+		else if (o->type == TRANSPORT_OPT_BOOL)
+			rc = transport_parse_bool(ops->name, k, v, &b, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void transport_opt_env(const struct transport_ops *ops, const struct transport_opt *o, char *buf,
+		       size_t size)
+{
+	size_t i = (size_t)snprintf(buf, size, "STREAMCTL_"), nl = strlen(ops->name);
+	/* "fault.inner" of fault is STREAMCTL_FAULT_INNER, not ..._FAULT_FAULT_INNER */
+	const char *key =
+		strncmp(o->key, ops->name, nl) == 0 && o->key[nl] == '.' ? o->key + nl + 1 : o->key;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = pass ? key : ops->name;
+
+		for (; *p && i + 2 < size; p++)
+			buf[i++] =
+				isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+		if (!pass && i + 2 < size)
+			buf[i++] = '_';
+	}
+	buf[i < size ? i : size - 1] = '\0';
+}
+
 static const char *const transport_tls_keys[] = {"tls.ca", "tls.cert", "tls.key", "tls.insecure",
 						 NULL};
 
@@ -456,14 +578,8 @@ int transport_tls_opts(const struct transport_cfg *cfg, const char *backend,
 	const char *v = transport_prop(cfg, "tls.insecure");
 
 	memset(out, 0, sizeof(*out));
-	if (v) {
-		if (!strcmp(v, "true") || !strcmp(v, "1"))
-			out->insecure = true;
-		else if (strcmp(v, "false") && strcmp(v, "0"))
-			return sc_error_set(err, SC_EINVAL,
-					    "%s: -X tls.insecure=%s: expected true or false",
-					    backend, v);
-	}
+	if (v && transport_parse_bool(backend, "tls.insecure", v, &out->insecure, err))
+		return -err->code;
 	out->ca = transport_prop(cfg, "tls.ca");
 	out->cert = transport_prop(cfg, "tls.cert");
 	out->key = transport_prop(cfg, "tls.key");

@@ -103,6 +103,25 @@ struct transport_cfg {
 	const char *password_file; /* its first line overrides both; NULL: none */
 };
 
+/*
+ * A backend's own options: the -X keys it reads, declared in a table in its
+ * own file.  The CLI generates --help, --print-config, the
+ * STREAMCTL_<BACKEND>_<KEY> variables (transport_opt_env()) and the checks of
+ * values from it, so adding an option touches only the backend's files.
+ * The table ends with {.key = NULL}; an entry with key "*" says that other
+ * keys are passed on (to the client library or a wrapped backend) rather than
+ * refused.
+ */
+enum transport_opt_type { TRANSPORT_OPT_STR, TRANSPORT_OPT_LONG, TRANSPORT_OPT_BOOL };
+
+struct transport_opt {
+	const char *key;
+	enum transport_opt_type type;
+	const char *def; /* default as text for help and --print-config; NULL: none */
+	long min, max;	 /* TRANSPORT_OPT_LONG */
+	const char *help;
+};
+
 /* ---- vtable ------------------------------------------------------------ */
 
 struct transport;
@@ -110,8 +129,9 @@ struct transport;
 struct transport_ops {
 	const char *name;
 	const char *summary; /* one line for --help */
-	unsigned int caps;   /* TRANSPORT_CAP_* */
+	unsigned int caps;   /* TRANSPORT_CAP_* it may have; per instance: transport.caps */
 	size_t priv_size;    /* the core allocates (zeroed) t->priv of this size */
+	const struct transport_opt *opts; /* its -X keys; NULL: takes none */
 	int (*open)(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err);
 	int (*publish)(struct transport *t, const struct sc_msg *m, struct sc_error *err);
 	/* 1: got a message, 0: none within timeout, -SC_EOF: input ended, <0: error */
@@ -138,6 +158,9 @@ struct transport_counters {
 
 struct transport {
 	const struct transport_ops *ops;
+	/* This instance's TRANSPORT_CAP_*: ops->caps, less what its settings turn
+	 * off; open() may only clear bits (MQTT at QoS 0 confirms nothing). */
+	unsigned int caps;
 	void *priv;
 	struct transport_cfg cfg; /* copy; strings borrowed from the caller */
 	struct transport_counters counters;
@@ -169,9 +192,21 @@ int transport_flush(struct transport *t, int timeout_ms, struct sc_error *err);
 void transport_msg_release(struct transport *t, struct sc_msg *m);
 int64_t transport_lag(struct transport *t);
 bool transport_healthy(struct transport *t);
+/* This instance's capabilities, as open() left them. */
 bool transport_has(const struct transport *t, unsigned int caps);
 /* Accepts NULL. */
 void transport_close(struct transport *t);
+
+/*
+ * Check -X keys and values against the backend's option table: a declared
+ * key's value must have its type; an undeclared key (other than the tls.*
+ * keys) is refused unless the table has "*".  0 or -SC_EINVAL with one line.
+ */
+int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props, size_t nprops,
+			  struct sc_error *err);
+/* The environment variable of a backend option: STREAMCTL_MQTT_KEEPALIVE. */
+void transport_opt_env(const struct transport_ops *ops, const struct transport_opt *o, char *buf,
+		       size_t size);
 
 /* ---- helpers for backends --------------------------------------------- */
 
@@ -183,6 +218,21 @@ int transport_stream_name(char *buf, size_t size, const char *ns, enum sc_stream
 
 /* Value of -X key, or NULL. */
 const char *transport_prop(const struct transport_cfg *cfg, const char *key);
+
+/*
+ * -X values, parsed the same way by every backend.  An integer is decimal in
+ * min..max; a boolean is true/1 or false/0.  0, or -SC_EINVAL with
+ * "<backend>: -X <key>=<v>: expected ...".
+ */
+int transport_parse_long(const char *backend, const char *key, const char *v, long min, long max,
+			 long *out, struct sc_error *err);
+int transport_parse_bool(const char *backend, const char *key, const char *v, bool *out,
+			 struct sc_error *err);
+/* The same for -X key in cfg: 1 when given (*out set), 0 when absent, or -SC_EINVAL. */
+int transport_prop_long(const struct transport_cfg *cfg, const char *backend, const char *key,
+			long min, long max, long *out, struct sc_error *err);
+int transport_prop_bool(const struct transport_cfg *cfg, const char *backend, const char *key,
+			bool *out, struct sc_error *err);
 
 /*
  * Parsed broker URI: scheme://[user[:password]@]host[:port][/path][?query].

@@ -47,7 +47,7 @@ struct opt {
 
 static const struct opt opts[] = {
 	{"transport", R_TRANSPORT, T_STR, OFF(transport), "pipe", "NAME",
-	 "pipe, kafka, amqp or mqtt"},
+	 "the messaging backend ('streamctl --help' lists them)"},
 	{"broker", R_TRANSPORT, T_STR, OFF(broker), NULL, "URI",
 	 "broker address, e.g. kafka://127.0.0.1:9092 (default: the local one)", true},
 	{.name = "broker-password",
@@ -279,6 +279,44 @@ static int apply_env(char **envp, struct sc_config *cfg, struct sc_error *err)
 	return 0;
 }
 
+/*
+ * A backend's own options (its table in transports/<name>.c) may be set as
+ * STREAMCTL_<BACKEND>_<KEY>; a -X of the same key wins.  Then every -X is
+ * checked against the table: a mistyped key or value stops here with one line.
+ */
+static int apply_backend_opts(char **envp, struct sc_config *cfg, struct sc_error *err)
+{
+	const struct transport_ops *ops = transport_find(cfg->transport, err);
+	char name[96];
+
+	if (!ops)
+		return -SC_EINVAL;
+	for (const struct transport_opt *o = ops->opts; o && o->key; o++) {
+		const char *val = NULL;
+		size_t nl;
+		bool given = false;
+
+		if (!strcmp(o->key, "*"))
+			continue;
+		transport_opt_env(ops, o, name, sizeof(name));
+		nl = strlen(name);
+		for (char **e = envp; e && *e; e++)
+			if (!strncmp(*e, name, nl) && (*e)[nl] == '=')
+				val = *e + nl + 1;
+		for (size_t k = 0; k < cfg->nprops; k++)
+			given = given || !strcmp(cfg->props[k].key, o->key);
+		if (!val || !*val || given)
+			continue;
+		if (cfg->nprops >= SC_MAX_PROPS)
+			return sc_error_set(err, SC_EINVAL, "too many -X properties (max %d)",
+					    SC_MAX_PROPS);
+		cfg->props[cfg->nprops].key = o->key;
+		cfg->props[cfg->nprops].value = val;
+		cfg->nprops++;
+	}
+	return transport_check_props(ops, cfg->props, cfg->nprops, err);
+}
+
 /* ---- flags ------------------------------------------------------------ */
 
 static const char *role_of(const char *name, enum sc_role *role)
@@ -409,6 +447,8 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 		return sc_error_set(err, SC_EINVAL, "%s: unexpected argument '%s'", role_name,
 				    argv[optind]);
 	rc = check_choices(cfg, err);
+	if (!rc && (cfg->role & R_TRANSPORT))
+		rc = apply_backend_opts(envp, cfg, err);
 	if (rc)
 		return rc;
 	if (cfg->print_config) {
@@ -437,9 +477,11 @@ void cli_usage(FILE *out, const char *role)
 			     "roles:\n");
 		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
 			fprintf(out, "  %-10s %s\n", roles[i].name, roles[i].summary);
+		fprintf(out, "\ntransports:\n");
+		for (size_t b = 0; transport_backends[b]; b++)
+			fprintf(out, "  %-10s %s\n", transport_backends[b]->name,
+				transport_backends[b]->summary);
 		fprintf(out, "\n"
-			     "transports: pipe (stdin/stdout), kafka, amqp, mqtt\n"
-			     "\n"
 			     "example:\n"
 			     "  streamctl generate --source=cpu --count=1000 --rate=0 \\\n"
 			     "    | streamctl process | streamctl sink --db=out.db\n"
@@ -472,6 +514,51 @@ void cli_usage(FILE *out, const char *role)
 		fprintf(out, "\n  %-28s env %s\n", "", env);
 	}
 	fprintf(out, "  %-28s %s\n", "--help", "this help");
+	if (!(r & R_TRANSPORT))
+		return;
+	for (size_t b = 0; transport_backends[b]; b++) {
+		const struct transport_ops *ops = transport_backends[b];
+
+		if (!ops->opts)
+			continue;
+		fprintf(out, "\n%s options (-X KEY=VALUE):\n", ops->name);
+		for (const struct transport_opt *o = ops->opts; o->key; o++) {
+			char lhs[64], env[96];
+
+			if (!strcmp(o->key, "*")) {
+				fprintf(out, "  %-28s %s\n", "-X KEY=VALUE", o->help);
+				continue;
+			}
+			snprintf(lhs, sizeof(lhs), "-X %s=%s", o->key,
+				 o->type == TRANSPORT_OPT_LONG	 ? "N"
+				 : o->type == TRANSPORT_OPT_BOOL ? "BOOL"
+								 : "VALUE");
+			fprintf(out, "  %-28s %s", lhs, o->help);
+			if (o->def)
+				fprintf(out, " [%s]", o->def);
+			transport_opt_env(ops, o, env, sizeof(env));
+			fprintf(out, "\n  %-28s env %s\n", "", env);
+		}
+	}
+}
+
+/* The selected backend's own options: as given by -X, else the default. */
+static void print_backend_config(FILE *out, const struct sc_config *cfg)
+{
+	const struct transport_ops *ops = transport_find(cfg->transport, NULL);
+	char env[96];
+
+	for (const struct transport_opt *o = ops ? ops->opts : NULL; o && o->key; o++) {
+		const char *v = o->def;
+
+		if (!strcmp(o->key, "*"))
+			continue;
+		for (size_t k = 0; k < cfg->nprops; k++)
+			if (!strcmp(cfg->props[k].key, o->key))
+				v = cfg->props[k].value;
+		transport_opt_env(ops, o, env, sizeof(env));
+		fprintf(out, "%s=%s\n", env, v ? v : "");
+	}
 }
 
 void cli_print_config(FILE *out, const struct sc_config *cfg)
@@ -518,6 +605,8 @@ void cli_print_config(FILE *out, const struct sc_config *cfg)
 		case T_FLAG: break;
 		}
 	}
+	if (cfg->role & R_TRANSPORT)
+		print_backend_config(out, cfg);
 }
 
 void cli_print_env_names(FILE *out)
@@ -530,4 +619,14 @@ void cli_print_env_names(FILE *out)
 		env_name(&opts[i], env, sizeof(env));
 		fprintf(out, "%s\n", env);
 	}
+	for (size_t b = 0; transport_backends[b]; b++)
+		for (const struct transport_opt *o = transport_backends[b]->opts; o && o->key;
+		     o++) {
+			char benv[96];
+
+			if (!strcmp(o->key, "*"))
+				continue;
+			transport_opt_env(transport_backends[b], o, benv, sizeof(benv));
+			fprintf(out, "%s\n", benv);
+		}
 }

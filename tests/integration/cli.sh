@@ -28,6 +28,17 @@ check "verify creates no file" test ! -e "$WORK/nope.db"
 check_exit 65 "the pipe transport refuses a broker uri" "$SC" generate --transport=pipe --broker=kafka://x --count=1
 check "print-config shows env names" sh -c "'$SC' process --print-config | grep -q '^STREAMCTL_TRANSPORT=pipe$'"
 check "print-config reflects the environment" sh -c "STREAMCTL_NAMESPACE=abc '$SC' sink --print-config | grep -q '^STREAMCTL_NAMESPACE=abc$'"
+# Backend options come from the backend's table (transports/<name>.c): help,
+# print-config, STREAMCTL_<BACKEND>_<KEY>, one-line errors for a mistyped key or value.
+check "role --help lists a backend option" sh -c "'$SC' process --help | grep -q -- '-X keepalive=N' && '$SC' process --help | grep -q STREAMCTL_MQTT_KEEPALIVE"
+check "print-config shows a backend option" sh -c "'$SC' process --transport=mqtt --print-config | grep -q '^STREAMCTL_MQTT_KEEPALIVE=30$'"
+check "a backend option is taken from its variable" sh -c "STREAMCTL_AMQP_HEARTBEAT=7 '$SC' sink --transport=amqp --print-config | grep -q '^STREAMCTL_AMQP_HEARTBEAT=7$'"
+check_exit 64 "a mistyped backend option exits 64" "$SC" process --transport=mqtt -X kepalive=9
+check_grep "the mistyped option is named" "mqtt: unknown -X key 'kepalive'" "$WORK/last.out"
+lines=$("$SC" process --transport=mqtt -X kepalive=9 2>&1 | wc -l)
+check_eq "a mistyped backend option is one line plus the hint" 2 "$lines"
+check_exit 64 "a bad backend option value exits 64" env STREAMCTL_AMQP_HEARTBEAT=nope "$SC" sink --transport=amqp
+check_grep "the bad value is named" "amqp: -X heartbeat=nope: expected an integer from 0 to 3600" "$WORK/last.out"
 # Only the tests use jansson (to check the codecs against a reference parser):
 # neither the binary nor its link line (which --as-needed may hide) names it.
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -55,7 +55,7 @@ Test(cli, environment_sets_options_and_flags_win)
 	char *env[] = {"STREAMCTL_TRANSPORT=amqp",
 		       "STREAMCTL_NAMESPACE=envns",
 		       "STREAMCTL_REPLICATION_FACTOR=3",
-		       "STREAMCTL_X=a=1;b=x,y",
+		       "STREAMCTL_X=heartbeat=1;tls.ca=x,y",
 		       "PATH=/bin",
 		       NULL};
 
@@ -64,7 +64,7 @@ Test(cli, environment_sets_options_and_flags_win)
 	cr_assert_str_eq(cfg.ns, "flagns");
 	cr_assert_eq(cfg.replication, 3);
 	cr_assert_eq(cfg.nprops, 2);
-	cr_assert_str_eq(cfg.props[1].key, "b");
+	cr_assert_str_eq(cfg.props[1].key, "tls.ca");
 	cr_assert_str_eq(cfg.props[1].value, "x,y");
 }
 
@@ -179,4 +179,37 @@ Test(cli, broker_password_comes_from_the_environment_only_and_is_redacted)
 	cr_assert(strstr(err.msg, "unknown option"), "%s", err.msg);
 	cr_assert_eq(PARSE(NULL, "sink", "--password-file=/run/pw2"), 0, "%s", err.msg);
 	cr_assert_str_eq(cfg.password_file, "/run/pw2");
+}
+
+/* A backend's own options: its table drives the variables and the checks (issue 19). */
+Test(cli, backend_option_from_its_variable_and_flags_win)
+{
+	char *env[] = {"STREAMCTL_MQTT_KEEPALIVE=7", "STREAMCTL_MQTT_JOURNAL_SYNC=true", NULL};
+
+	cr_assert_eq(PARSE(env, "process", "--transport=mqtt", "-X", "keepalive=9"), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cfg.nprops, 2);
+	cr_assert_str_eq(cfg.props[0].key, "keepalive");
+	cr_assert_str_eq(cfg.props[0].value, "9");
+	cr_assert_str_eq(cfg.props[1].key, "journal.sync");
+	cr_assert_str_eq(cfg.props[1].value, "true");
+	/* another backend's variables are not read */
+	cr_assert_eq(PARSE(env, "process", "--transport=amqp"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.nprops, 0);
+}
+
+Test(cli, mistyped_backend_option_is_one_line_error)
+{
+	char *env[] = {"STREAMCTL_AMQP_FRAME_MAX=12", NULL};
+
+	cr_assert_eq(PARSE(NULL, "process", "--transport=mqtt", "-X", "kepalive=9"), -SC_EINVAL);
+	cr_assert_str_eq(err.msg, "mqtt: unknown -X key 'kepalive' (see streamctl <role> --help)");
+	cr_assert_eq(PARSE(NULL, "process", "--transport=mqtt", "-X", "clean=maybe"), -SC_EINVAL);
+	cr_assert_str_eq(err.msg, "mqtt: -X clean=maybe: expected true or false");
+	cr_assert_eq(PARSE(env, "sink", "--transport=amqp"), -SC_EINVAL);
+	cr_assert_str_eq(err.msg,
+			 "amqp: -X frame_max=12: expected an integer from 4096 to 1073741824");
+	/* Kafka passes keys it does not declare on to librdkafka */
+	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "-X", "linger.ms=5"), 0, "%s",
+		     err.msg);
 }

@@ -281,3 +281,28 @@ Test(transport_wrappers, accept_a_null_error)
 	transport_close(pp.w);
 	close(pp.fds[1]);
 }
+
+/* -X integers and booleans: parsed once for every backend (issue 19). */
+Test(transport_props, integers_and_booleans_parse_one_way)
+{
+	struct sc_kv kv[] = {
+		{"n", "42"}, {"big", "70000"}, {"junk", "4x"}, {"b", "1"}, {"nb", "yes"}};
+	struct transport_cfg cfg = {.props = kv, .nprops = 5};
+	long n = -1;
+	bool b = false;
+
+	cr_assert_eq(transport_prop_long(&cfg, "amqp", "n", 0, 100, &n, &err), 1);
+	cr_assert_eq(n, 42);
+	cr_assert_eq(transport_prop_long(&cfg, "amqp", "absent", 0, 100, &n, &err), 0);
+	cr_assert_eq(n, 42);
+	cr_assert_eq(transport_prop_long(&cfg, "amqp", "big", 0, 65535, &n, &err), -SC_EINVAL);
+	cr_assert_str_eq(err.msg, "amqp: -X big=70000: expected an integer from 0 to 65535");
+	cr_assert_eq(transport_prop_long(&cfg, "mqtt", "junk", 0, 9, &n, &err), -SC_EINVAL);
+	cr_assert_str_eq(err.msg, "mqtt: -X junk=4x: expected an integer from 0 to 9");
+	cr_assert_eq(transport_prop_bool(&cfg, "mqtt", "b", &b, &err), 1);
+	cr_assert(b);
+	cr_assert_eq(transport_prop_bool(&cfg, "mqtt", "nb", &b, &err), -SC_EINVAL);
+	cr_assert_str_eq(err.msg, "mqtt: -X nb=yes: expected true or false");
+	cr_assert_eq(transport_parse_bool("kafka", "x", "false", &b, &err), 0);
+	cr_assert_not(b);
+}

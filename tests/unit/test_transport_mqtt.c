@@ -292,7 +292,21 @@ Test(transport_mqtt, declares_commit_with_its_journal_and_not_with_journal_off)
 	cr_assert(transport_has(c, TRANSPORT_CAP_CONSUME));
 	cr_assert_not(transport_has(c, TRANSPORT_CAP_COMMIT),
 		      "without a journal paho's acknowledgement on receipt is all there is");
+	cr_assert(c->ops == &transport_mqtt && (transport_mqtt.caps & TRANSPORT_CAP_COMMIT),
+		  "journal=off is this instance's, not the backend's (issue 19)");
 	transport_close(c);
+}
+
+/* Capabilities are the instance's: at QoS 0 nothing is confirmed (issue 19). */
+Test(transport_mqtt, confirms_nothing_at_qos_0)
+{
+	struct transport *p0 = producer(0), *p1 = producer(1);
+
+	cr_assert_not(transport_has(p0, TRANSPORT_CAP_CONFIRM));
+	cr_assert(transport_has(p0, TRANSPORT_CAP_PUBLISH));
+	cr_assert(transport_has(p1, TRANSPORT_CAP_CONFIRM));
+	transport_close(p0);
+	transport_close(p1);
 }
 
 /*
