@@ -561,6 +561,7 @@ static void mqtt_on_disconnect_fail(void *ctx, MQTTAsync_failureData5 *r)
 static void mqtt_close(struct transport *t)
 {
 	struct mqtt_priv *p = t->priv;
+	bool up;
 
 	if (!p)
 		return;
@@ -568,11 +569,14 @@ static void mqtt_close(struct transport *t)
 	p->closing = true;
 	mqtt_busy++;
 	pthread_cond_broadcast(&mqtt_cond);
+	/* paho's receive thread sets it when it reconnects on its own (after the
+	 * broker dropped us for an oversized packet, say): read it under the lock */
+	up = p->connected;
 	pthread_mutex_unlock(&mqtt_lock);
 	if (p->sync)
 		mqtt_sync_close(p);
 	if (p->created) {
-		if (p->connected) {
+		if (up) {
 			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
 			d.timeout = MQTT_CLOSE_TIMEOUT_MS;
 			d.onSuccess5 = mqtt_on_disconnect;

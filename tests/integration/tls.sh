@@ -105,8 +105,9 @@ secure_suite amqp "amqps://$TLS_USER@localhost:$AMQP_TLS_PORT/" 0 env
 secure_suite mqtt "mqtts://$TLS_USER@localhost:$MQTT_TLS_PORT" 2 uri
 
 # --print-config and --help never show a password
-STREAMCTL_BROKER_PASSWORD=env-secret-$$ "$SC" generate --transport=amqp \
-	--broker="amqps://$TLS_USER:uri-secret-$$@localhost/" -X sasl.password=x-secret-$$ \
+# (kafka: its -X keys pass on to librdkafka, so sasl.password is one of them)
+STREAMCTL_BROKER_PASSWORD=env-secret-$$ "$SC" generate --transport=kafka \
+	--broker="kafkas://$TLS_USER:uri-secret-$$@localhost/" -X sasl.password=x-secret-$$ \
 	--print-config >"$WORK/config.out" 2>&1
 check "tls: --print-config redacts the uri, STREAMCTL_BROKER_PASSWORD and -X *password*" \
 	bash -c "! grep -q 'secret-$$' '$WORK/config.out' && grep -q '^STREAMCTL_BROKER_PASSWORD=\*\*\*$' '$WORK/config.out'"
