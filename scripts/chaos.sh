@@ -295,7 +295,9 @@ fi
 # start_role NAME: start (or restart) the sink or a processor
 start_role() {
 	local name=$1 args=()
-	[ "$T" = mqtt ] && args+=(--client-id="$NS-$name")
+	# a stable id per role, as a restarted container keeps its name: MQTT's
+	# persistent session and journal, Kafka's static group membership
+	[ "$T" = mqtt ] || [ "$T" = kafka ] && args+=(--client-id="$NS-$name")
 	if [ "$name" = sink ]; then
 		"$SC" sink "${COMMON[@]}" "${CONSUMER[@]}" "${args[@]}" --db="$DB" \
 			--stats="$WORKDIR/$name.stats" 2>>"$WORKDIR/$name.log" &

@@ -68,13 +68,15 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 
 /* ---- open/close -------------------------------------------------------- */
 
-static int kafka_consumer_start(struct kafka_priv *k, struct sc_error *err)
+/* A consumer subscribed to the input streams into *out (topics created when missing). */
+static int kafka_consumer_new(struct kafka_priv *k, rd_kafka_t **out, struct sc_error *err)
 {
 	const struct transport_cfg *cfg = k->cfg;
 	const char *create[SC_STREAM__COUNT];
 	rd_kafka_topic_partition_list_t *subs;
 	rd_kafka_conf_t *conf;
 	rd_kafka_resp_err_t e;
+	rd_kafka_t *rk;
 	char errstr[512];
 	const char *store;
 	int ncreate = 0, rc;
@@ -83,12 +85,13 @@ static int kafka_consumer_start(struct kafka_priv *k, struct sc_error *err)
 	if (rc)
 		return rc;
 	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
-	k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (!k->consumer) {
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!rk) {
 		rd_kafka_conf_destroy(conf);
 		return sc_error_set(err, SC_EINVAL, "kafka: cannot create consumer: %s", errstr);
 	}
-	rd_kafka_poll_set_consumer(k->consumer);
+	*out = rk;
+	rd_kafka_poll_set_consumer(rk);
 	store = transport_prop(cfg, "enable.auto.offset.store");
 	k->auto_store = store && strcmp(store, "true") == 0;
 
@@ -106,15 +109,24 @@ static int kafka_consumer_start(struct kafka_priv *k, struct sc_error *err)
 			create[ncreate++] = k->topics[s];
 		rd_kafka_topic_partition_list_add(subs, k->topics[s], RD_KAFKA_PARTITION_UA);
 	}
-	rc = kafka_ensure_topics(k, k->consumer, create, ncreate, err);
+	rc = kafka_ensure_topics(k, rk, create, ncreate, err);
 	if (rc)
 		goto destroy_subs;
-	e = rd_kafka_subscribe(k->consumer, subs);
+	e = rd_kafka_subscribe(rk, subs);
 	if (e)
 		rc = sc_error_set(err, kafka_errcode(e), "kafka: cannot subscribe: %s",
 				  rd_kafka_err2str(e));
 destroy_subs:
 	rd_kafka_topic_partition_list_destroy(subs);
+	return rc;
+}
+
+static int kafka_consumer_start(struct kafka_priv *k, struct sc_error *err)
+{
+	rd_kafka_t *rk = NULL;
+	int rc = kafka_consumer_new(k, &rk, err);
+
+	k->consumer = rk; /* also on failure: close() destroys it */
 	return rc;
 }
 
@@ -135,6 +147,11 @@ static int kafka_open(struct transport *t, const struct transport_cfg *cfg, stru
 	atomic_init(&k->opened, false);
 	atomic_init(&k->conn_claim, 0);
 	atomic_init(&k->conn_fail, 0);
+	atomic_init(&k->trouble_ns, 0);
+	atomic_init(&k->consumer, NULL);
+	if (pthread_mutex_init(&k->swap_lock, NULL))
+		return sc_error_set(err, SC_ENOMEM, "kafka: cannot create a mutex");
+	k->swap_lock_init = true;
 	rc = kafka_parse_brokers(k, cfg->broker, err);
 	if (!rc)
 		rc = kafka_topic_names(k, err);
@@ -172,6 +189,14 @@ static void kafka_close(struct transport *t)
 			fprintf(stderr, "kafka: consumer close: %s\n", rd_kafka_err2str(e));
 		rd_kafka_destroy(k->consumer);
 		k->consumer = NULL;
+	}
+	if (k->retired) { /* fenced: nothing to leave or commit */
+		rd_kafka_destroy_flags(k->retired, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		k->retired = NULL;
+	}
+	if (k->swap_lock_init) {
+		pthread_mutex_destroy(&k->swap_lock);
+		k->swap_lock_init = false;
 	}
 	for (int s = 0; s < SC_STREAM__COUNT; s++)
 		if (k->rkt[s]) {
@@ -238,6 +263,90 @@ static int kafka_fatal(struct kafka_priv *k, rd_kafka_t *rk, struct sc_error *er
 				    k->cfg->instance_id ? k->cfg->instance_id : "");
 	return sc_error_set(err, SC_EIO, "kafka: fatal %s error: %s (%s)",
 			    rk == k->producer ? "producer" : "consumer", why, rd_kafka_err2name(e));
+}
+
+/*
+ * A static member fenced after trouble with the brokers joins again with a
+ * new consumer (0), else the fence is final (-SC_EIO, as kafka_fatal says).
+ *
+ * Why.  librdkafka 2.0.2 fences its own static member when the group
+ * coordinator comes back after a broker restart: its session times out on
+ * the client side, it joins again under a new member id, and a request still
+ * carrying the old id is answered FENCED_INSTANCE_ID, which librdkafka makes
+ * fatal (librdkafka issue 3437 reports the same sequence).  A new consumer
+ * with the same group.instance.id takes the member's place and its
+ * partitions, as a restarted process would.  A second process with the same
+ * id fences a healthy member instead - one that saw no connection error in
+ * the KAFKA_TROUBLE_S before - and that fence stays fatal, so two instances
+ * sharing an id do not fence each other in turn.  At most KAFKA_REJOIN_MAX
+ * rejoins per KAFKA_REJOIN_WINDOW_S.
+ *
+ * What is delivered.  The messages polled from the fenced consumer and not
+ * yet committed are read again by the new one from the last committed
+ * offsets (commit() of an old message stores nothing): at-least-once, as
+ * after a crash.  The fenced consumer is destroyed once its messages are
+ * released (it cannot commit or leave the group anyway).
+ */
+static int kafka_rejoin(struct kafka_priv *k, struct sc_error *err)
+{
+	int64_t now = sc_mono_ns(), trouble = atomic_load(&k->trouble_ns);
+	rd_kafka_t *rk = NULL, *old;
+	struct sc_error why = {0};
+	int rc;
+
+	if (rd_kafka_fatal_error(k->consumer, NULL, 0) != RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
+	    !k->cfg->instance_id || !trouble || now - trouble > KAFKA_TROUBLE_S * 1000000000LL ||
+	    k->retired_held > 0)
+		return -SC_EIO;
+	if (now - k->rejoin_since_ns > KAFKA_REJOIN_WINDOW_S * 1000000000LL) {
+		k->rejoin_since_ns = now;
+		k->rejoins = 0;
+	}
+	if (k->rejoins >= KAFKA_REJOIN_MAX)
+		return -SC_EIO;
+	k->rejoins++;
+	fprintf(stderr,
+		"kafka: static member '%s' was fenced after the brokers failed; joining "
+		"again (%d of at most %d in %d s)\n",
+		k->cfg->instance_id, k->rejoins, KAFKA_REJOIN_MAX, KAFKA_REJOIN_WINDOW_S);
+	rc = kafka_consumer_new(k, &rk, &why);
+	if (rc) {
+		if (rk)
+			rd_kafka_destroy(rk);
+		return sc_error_set(err, -rc, "kafka: joining again after the fence: %s", why.msg);
+	}
+	pthread_mutex_lock(&k->swap_lock);
+	old = k->consumer;
+	k->consumer = rk;
+	pthread_mutex_unlock(&k->swap_lock);
+	if (k->retired)
+		rd_kafka_destroy_flags(k->retired, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	k->retired = old;
+	k->retired_held = k->held;
+	k->held = 0;
+	if (!k->retired_held) {
+		rd_kafka_destroy_flags(k->retired, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		k->retired = NULL;
+	}
+	/* the producer has its own fatal state, which kafka_fatal reads from it */
+	atomic_store(&k->fatal, k->producer && rd_kafka_fatal_error(k->producer, NULL, 0));
+	atomic_store(&k->lag_at_ns, 0);
+	return 0;
+}
+
+/* The consumer's fatal error, after a rejoin where one is due (kafka_rejoin). */
+static int kafka_consumer_fatal(struct kafka_priv *k, struct sc_error *err)
+{
+	struct sc_error why = {0};
+	int rc = kafka_fatal(k, k->consumer, &why);
+
+	if (!rc)
+		return 0;
+	if (kafka_rejoin(k, err) == 0)
+		return 0;
+	if (err && !err->code)
+		*err = why;
+	return rc;
 }
 
 /* The producer and the topic handle for stream s, creating either if needed. */
@@ -418,6 +527,8 @@ static int kafka_fill(struct kafka_priv *k, rd_kafka_message_t *rkm, struct sc_m
 		return sc_error_set(err, SC_ENOMEM, "kafka: out of memory");
 	}
 	h->rkm = rkm;
+	h->rk = k->consumer;
+	k->held++;
 	if (klen)
 		memcpy(h->key, rkm->key, klen);
 	h->key[klen] = '\0';
@@ -444,10 +555,10 @@ static int kafka_consume_error(struct kafka_priv *k, const rd_kafka_message_t *r
 	case RD_KAFKA_RESP_ERR__PARTITION_EOF: return 0;
 	case RD_KAFKA_RESP_ERR__FATAL:
 		atomic_store(&k->fatal, true);
-		if (kafka_fatal(k, k->consumer, err))
-			return -SC_EIO;
-		return sc_error_set(err, SC_EIO, "kafka: fatal consumer error: %s",
-				    rd_kafka_message_errstr(rkm));
+		if (!rd_kafka_fatal_error(k->consumer, NULL, 0))
+			return sc_error_set(err, SC_EIO, "kafka: fatal consumer error: %s",
+					    rd_kafka_message_errstr(rkm));
+		return 0; /* kafka_poll's next round reports it, or joins again, once rkm is gone */
 	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
 	case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
 	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
@@ -497,7 +608,7 @@ static int kafka_poll(struct transport *t, struct sc_msg *out, int timeout_ms, s
 			k->since_poll = 0;
 			rd_kafka_poll(k->producer, 0);
 		}
-		rc = kafka_fatal(k, k->consumer, err);
+		rc = kafka_consumer_fatal(k, err);
 		if (rc)
 			return rc;
 		rkm = rd_kafka_consumer_poll(k->consumer, slice);
@@ -536,8 +647,8 @@ static int kafka_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 		return sc_error_set(err, SC_EINVAL,
 				    "kafka: commit of a message not polled or "
 				    "already released");
-	if (k->auto_store)
-		return 0;
+	if (k->auto_store || h->rk != k->consumer)
+		return 0; /* polled before a rejoin: the new member reads it again (kafka_rejoin) */
 	/*
 	 * A new list per call: librdkafka caches the partition's handle in the
 	 * element (its _private field), so a list reused for another partition
@@ -561,12 +672,18 @@ static int kafka_commit(struct transport *t, const struct sc_msg *m, struct sc_e
 
 static void kafka_release(struct transport *t, struct sc_msg *m)
 {
+	struct kafka_priv *k = t->priv;
 	struct kafka_held *h = m->handle;
 
-	(void)t;
 	if (!h)
 		return;
 	rd_kafka_message_destroy(h->rkm);
+	if (h->rk == k->consumer) {
+		k->held--;
+	} else if (h->rk == k->retired && --k->retired_held == 0) {
+		rd_kafka_destroy_flags(k->retired, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		k->retired = NULL;
+	}
 	free(h);
 	m->handle = NULL;
 }
@@ -586,22 +703,27 @@ static int64_t kafka_lag(struct transport *t)
 	int64_t now = sc_mono_ns(), sum = 0, lo, hi, lag;
 	int known = 0;
 
-	if (!k->consumer)
-		return -1;
+	rd_kafka_t *rk;
+
 	if (now - atomic_load(&k->lag_at_ns) < 1000000000LL)
 		return atomic_load(&k->lag_cached);
-	if (rd_kafka_assignment(k->consumer, &parts))
+	pthread_mutex_lock(&k->swap_lock); /* the consumer stays while we use it */
+	rk = k->consumer;
+	if (!rk || rd_kafka_assignment(rk, &parts)) {
+		pthread_mutex_unlock(&k->swap_lock);
 		return -1;
-	rd_kafka_position(k->consumer, parts);
+	}
+	rd_kafka_position(rk, parts);
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *p = &parts->elems[i];
 
-		if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) ||
+		if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &lo, &hi) ||
 		    hi < 0 || p->offset < 0)
 			continue;
 		sum += hi > p->offset ? hi - p->offset : 0;
 		known++;
 	}
+	pthread_mutex_unlock(&k->swap_lock);
 	lag = parts->cnt == 0 ? 0 : known ? sum : -1;
 	rd_kafka_topic_partition_list_destroy(parts);
 	atomic_store(&k->lag_cached, lag);
@@ -617,18 +739,23 @@ static int64_t kafka_lag(struct transport *t)
 static bool kafka_healthy(struct transport *t)
 {
 	struct kafka_priv *k = t->priv;
-	rd_kafka_t *rk = k->consumer ? k->consumer : k->producer;
 	const struct rd_kafka_metadata *md;
 	int64_t now = sc_mono_ns();
+	rd_kafka_t *rk;
+	rd_kafka_resp_err_t e;
 
 	if (atomic_load(&k->fatal))
 		return false;
 	if (!atomic_load(&k->brokers_down))
 		return true;
-	if (!rk || now - atomic_load(&k->last_probe_ns) < 1000000000LL)
+	if (now - atomic_load(&k->last_probe_ns) < 1000000000LL)
 		return false;
 	atomic_store(&k->last_probe_ns, now);
-	if (rd_kafka_metadata(rk, 0, NULL, &md, 500))
+	pthread_mutex_lock(&k->swap_lock); /* the consumer stays while we use it */
+	rk = k->consumer ? k->consumer : k->producer;
+	e = rk ? rd_kafka_metadata(rk, 0, NULL, &md, 500) : RD_KAFKA_RESP_ERR__STATE;
+	pthread_mutex_unlock(&k->swap_lock);
+	if (e)
 		return false;
 	rd_kafka_metadata_destroy(md);
 	atomic_store(&k->brokers_down, false);
@@ -640,7 +767,7 @@ static bool kafka_healthy(struct transport *t)
 /* The -X keys of this backend (transport.h); the others go to librdkafka as they are. */
 static const struct transport_opt kafka_opts[] = {
 	{"group.instance.id", TRANSPORT_OPT_STR, NULL, 0, 0,
-	 "static group membership (KIP-345; off by default)"},
+	 "static group membership (KIP-345): the member id; default: --client-id when given, empty: off"},
 	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "any librdkafka property, e.g. -X linger.ms=5"},
 	{NULL},
 };

@@ -15,6 +15,7 @@
 #define SC_KAFKA_INT_H
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,8 +50,18 @@
  */
 struct kafka_held {
 	rd_kafka_message_t *rkm;
+	rd_kafka_t *rk; /* the consumer it came from (one retired by a rejoin, or the current) */
 	char key[];
 };
+
+/*
+ * Rejoins after a fence that followed trouble with the brokers (see
+ * kafka_rejoin in kafka.c): at most this many in KAFKA_REJOIN_WINDOW_S, and
+ * only when the consumer saw the brokers fail in the KAFKA_TROUBLE_S before.
+ */
+#define KAFKA_REJOIN_MAX      5
+#define KAFKA_REJOIN_WINDOW_S 600
+#define KAFKA_TROUBLE_S	      120
 
 struct kafka_priv {
 	struct transport *t;
@@ -73,10 +84,23 @@ struct kafka_priv {
 	int64_t now_ms_seen;		    /* latest wall clock read by publish() */
 	unsigned int since_poll;	    /* publishes since the last rd_kafka_poll */
 
-	/* consumer */
-	rd_kafka_t *consumer;
+	/*
+	 * consumer.  It is replaced when a static member that was fenced after a
+	 * broker restart joins again (kafka_rejoin): lag() and healthy() run on
+	 * other threads and use it under swap_lock, which the swap takes.  The
+	 * replaced one is kept until the messages polled from it are released.
+	 */
+	_Atomic(rd_kafka_t *) consumer;
+	pthread_mutex_t swap_lock;
+	bool swap_lock_init;
+	rd_kafka_t *retired;   /* the consumer before the last rejoin, until retired_held is 0 */
+	size_t held;	       /* polled, not released, from the current consumer */
+	size_t retired_held;   /* the same from the retired one */
+	int rejoins;	       /* rejoins since rejoin_since_ns */
+	int64_t rejoin_since_ns;
 	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
 	int64_t last_transient_ns;
+	_Atomic int64_t trouble_ns; /* the last connection error librdkafka reported (0: none) */
 
 	/* written by librdkafka callbacks, read from any thread */
 	atomic_bool brokers_down;

@@ -246,6 +246,8 @@ static void kafka_error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaq
 {
 	struct kafka_priv *k = opaque;
 
+	if (e != RD_KAFKA_RESP_ERR__FATAL)
+		atomic_store(&k->trouble_ns, sc_mono_ns()); /* kafka_rejoin asks */
 	switch (e) {
 	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
 		/* after a refused login or handshake that error says it all */
@@ -370,7 +372,7 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
-		/* static membership (KIP-345) only with -X group.instance.id (runtime.c) */
+		/* static membership (KIP-345): --client-id, or -X group.instance.id (runtime.c) */
 		if (!rc && cfg->instance_id && *cfg->instance_id)
 			rc = kafka_set(conf, "group.instance.id", cfg->instance_id, false, err);
 	} else {
@@ -389,7 +391,8 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 	if (!rc)
 		rc = kafka_conf_security(k, conf, err);
 	for (size_t i = 0; !rc && i < cfg->nprops; i++)
-		if (!transport_tls_key(cfg->props[i].key))
+		if (!transport_tls_key(cfg->props[i].key) &&
+		    strcmp(cfg->props[i].key, "group.instance.id") != 0) /* cfg->instance_id */
 			rc = kafka_set(conf, cfg->props[i].key,
 				       cfg->props[i].value ? cfg->props[i].value : "", true, err);
 	if (rc)

@@ -53,15 +53,16 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
 	/*
-	 * Kafka static membership only when asked for (-X group.instance.id):
-	 * with librdkafka 2.0.2 and a Kafka 4.1 broker, a static member that
-	 * rejoins after the broker restarted is fenced as if a second instance
-	 * had taken its id, and the role stops (make compare's crash run).
+	 * Kafka static membership: the --client-id the user gave, so a restart
+	 * with the same id takes its partitions back at once (the default id
+	 * "<ns>-<role>-<host>" is the same for every instance on a host, which
+	 * as a static member would fence the others).  -X group.instance.id
+	 * gives another id, or none when empty.
 	 */
-	tc->instance_id = NULL;
+	tc->instance_id = cfg->client_id && *cfg->client_id ? cfg->client_id : NULL;
 	for (size_t i = 0; i < cfg->nprops; i++)
 		if (!strcmp(cfg->props[i].key, "group.instance.id"))
-			tc->instance_id = cfg->props[i].value;
+			tc->instance_id = *cfg->props[i].value ? cfg->props[i].value : NULL;
 	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
 		char host[64] = "localhost";
 		gethostname(host, sizeof(host) - 1);

@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "runtime.h"
+#include "transport.h"
 
 static struct sc_config cfg;
 static struct sc_error err;
@@ -212,4 +214,32 @@ Test(cli, mistyped_backend_option_is_one_line_error)
 	/* Kafka passes keys it does not declare on to librdkafka */
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "-X", "linger.ms=5"), 0, "%s",
 		     err.msg);
+}
+
+/* Kafka static membership: the --client-id given; -X group.instance.id overrides, empty is off. */
+Test(cli, static_member_id_is_the_client_id_given)
+{
+	struct transport_cfg tc;
+
+	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka"), 0, "%s", err.msg);
+	runtime_transport_cfg(&cfg, 1, &tc);
+	cr_assert_null(tc.instance_id, "the default client id is shared by a host's instances");
+	cr_assert(tc.client_id && *tc.client_id, "a default client id is made");
+
+	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7"), 0, "%s",
+		     err.msg);
+	runtime_transport_cfg(&cfg, 1, &tc);
+	cr_assert_str_eq(tc.instance_id, "proc-7");
+
+	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7", "-X",
+			   "group.instance.id=other"),
+		     0, "%s", err.msg);
+	runtime_transport_cfg(&cfg, 1, &tc);
+	cr_assert_str_eq(tc.instance_id, "other");
+
+	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7", "-X",
+			   "group.instance.id="),
+		     0, "%s", err.msg);
+	runtime_transport_cfg(&cfg, 1, &tc);
+	cr_assert_null(tc.instance_id, "an empty -X group.instance.id turns it off");
 }
