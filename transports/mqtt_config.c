@@ -203,11 +203,9 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 		static unsigned int handles;
 		unsigned int n = __atomic_fetch_add(&handles, 1, __ATOMIC_RELAXED);
 		int len = snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%ld", p->ns,
-				   cfg->role && *cfg->role ? cfg->role : "client",
-				   (long)getpid());
+				   cfg->role && *cfg->role ? cfg->role : "client", (long)getpid());
 		if (n > 0 && len > 0 && (size_t)len < sizeof(p->client_id))
-			snprintf(p->client_id + len, sizeof(p->client_id) - (size_t)len, "-%u",
-				 n);
+			snprintf(p->client_id + len, sizeof(p->client_id) - (size_t)len, "-%u", n);
 		if (p->expiry < 0)
 			p->expiry = MQTT_PRODUCER_EXPIRY;
 	}

@@ -108,6 +108,10 @@ struct mqtt_priv {
 	/* unconfirmed QoS 1/2 messages (mqtt_lock): by paho's message id, and listed */
 	struct mqtt_sync_out **sync_ids;
 	struct mqtt_sync_out *sync_outs;
+	/* acknowledgements read inside a publish call, before its message id was
+	 * known (mqtt_sync.c out_send): id and reason code */
+	int sync_early_n;
+	int sync_early[8][2];
 
 	struct mqtt_rx *head, *tail;
 	size_t queued;

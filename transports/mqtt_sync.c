@@ -105,9 +105,10 @@
 #define MQTT_SYNC_RESEND_MS 5000
 /* Sockets to the broker looked at to find ours after connecting. */
 #define MQTT_SYNC_SOCKS 64
-#define MQTT_SYNC_IDS 65536
+#define MQTT_SYNC_IDS	65536
 /* paho's PAHO_MEMORY_ERROR (not in MQTTClient.h) */
 #define MQTT_SYNC_ENOMEM (-99)
+#define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
 
 /* ---- state ------------------------------------------------------------- */
 
@@ -160,6 +161,19 @@ static void out_settle(struct mqtt_priv *p, struct mqtt_sync_out *o)
 	p->progress_ns = sc_mono_ns();
 }
 
+/* Its acknowledgement came with reason code rc (mqtt_lock held). */
+static void out_done(struct mqtt_priv *p, struct mqtt_sync_out *o, int rc)
+{
+	if (rc >= 0x80) { /* the broker's verdict: final */
+		p->failed++;
+		snprintf(p->fail_reason, sizeof(p->fail_reason), "%s",
+			 MQTTReasonCode_toString((enum MQTTReasonCodes)rc));
+	} else {
+		p->confirmed++;
+	}
+	out_settle(p, o);
+}
+
 /*
  * PUBACK, PUBCOMP, or a PUBREC that refuses (paho's packet loop, in whichever
  * thread runs it, sync_lock held).
@@ -176,15 +190,12 @@ static void sync_on_published(void *ctx, int msgid, int packet_type, MQTTPropert
 		return;
 	pthread_mutex_lock(&mqtt_lock);
 	o = p->sync_ids ? p->sync_ids[msgid] : NULL;
-	if (o) {
-		if (rc >= 0x80) { /* the broker's verdict: final */
-			p->failed++;
-			snprintf(p->fail_reason, sizeof(p->fail_reason), "%s",
-				 MQTTReasonCode_toString(rc));
-		} else {
-			p->confirmed++;
-		}
-		out_settle(p, o);
+	if (o)
+		out_done(p, o, rc);
+	else if (p->sync_early_n >= 0 && p->sync_early_n < (int)ARRAY_SIZE(p->sync_early)) {
+		p->sync_early[p->sync_early_n][0] = msgid;
+		p->sync_early[p->sync_early_n][1] = (int)rc;
+		p->sync_early_n++;
 	}
 	pthread_mutex_unlock(&mqtt_lock);
 }
@@ -307,6 +318,7 @@ int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err)
 	int rc;
 
 	p->sync_fd = -1;
+	p->sync_early_n = -1;
 	if (p->qos > 0) {
 		p->sync_ids = calloc(MQTT_SYNC_IDS, sizeof(*p->sync_ids));
 		if (!p->sync_ids)
@@ -395,13 +407,25 @@ static int out_send(struct mqtt_priv *p, struct mqtt_sync_out *o)
 	msg.payload = o->data;
 	msg.payloadlen = (int)o->len;
 	msg.qos = p->qos;
+	pthread_mutex_lock(&mqtt_lock);
+	p->sync_early_n = 0;
+	pthread_mutex_unlock(&mqtt_lock);
 	r = MQTTClient_publishMessage5(p->sync_client, o->topic, &msg, &token);
 	MQTTProperties_free(&msg.properties);
 	pthread_mutex_lock(&mqtt_lock);
 	if (r.reasonCode == MQTTCLIENT_SUCCESS && token > 0 && token < MQTT_SYNC_IDS) {
+		int early = -1;
+		/* a partly written packet makes paho run its packet loop inside the
+		 * call, which may read this very message's acknowledgement */
+		for (int i = 0; i < p->sync_early_n; i++)
+			if (p->sync_early[i][0] == token)
+				early = p->sync_early[i][1];
 		o->msgid = token;
 		p->sync_ids[token] = o;
+		if (early >= 0)
+			out_done(p, o, early);
 	}
+	p->sync_early_n = -1;
 	pthread_mutex_unlock(&mqtt_lock);
 	return r.reasonCode;
 }
@@ -413,8 +437,8 @@ static int out_send(struct mqtt_priv *p, struct mqtt_sync_out *o)
 static int sync_resend_lost(struct mqtt_priv *p)
 {
 	MQTTClient_deliveryToken *tokens = NULL;
-	struct mqtt_sync_out *o;
-	int rc = MQTTCLIENT_SUCCESS;
+	struct mqtt_sync_out *o, **todo;
+	int rc = MQTTCLIENT_SUCCESS, n = 0;
 
 	if (p->qos == 0 || !p->sync_outs)
 		return 0;
@@ -433,15 +457,30 @@ static int sync_resend_lost(struct mqtt_priv *p)
 	}
 	pthread_mutex_unlock(&mqtt_lock);
 	MQTTClient_free(tokens);
-	/* the list only changes in this thread or by a confirmation (not of msgid 0) */
-	for (o = p->sync_outs; o && rc == MQTTCLIENT_SUCCESS; o = o->next) {
-		if (o->msgid)
-			continue;
-		rc = out_send(p, o);
+	/* a publish may run paho's packet loop, whose confirmations free copies
+	 * of the list: take those to send (which nothing can confirm) first */
+	pthread_mutex_lock(&mqtt_lock);
+	for (o = p->sync_outs; o; o = o->next)
+		n += o->msgid == 0;
+	pthread_mutex_unlock(&mqtt_lock);
+	if (!n)
+		return 0;
+	todo = malloc((size_t)n * sizeof(*todo));
+	if (!todo)
+		return -1;
+	n = 0;
+	pthread_mutex_lock(&mqtt_lock);
+	for (o = p->sync_outs; o; o = o->next)
+		if (o->msgid == 0)
+			todo[n++] = o;
+	pthread_mutex_unlock(&mqtt_lock);
+	for (int i = 0; i < n && rc == MQTTCLIENT_SUCCESS; i++) {
+		rc = out_send(p, todo[i]);
 		pthread_mutex_lock(&mqtt_lock);
 		p->resent++;
 		pthread_mutex_unlock(&mqtt_lock);
 	}
+	free(todo);
 	return rc == MQTTCLIENT_SUCCESS ? 0 : -1;
 }
 
@@ -547,8 +586,8 @@ int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_ms
 			p->progress_ns = sc_mono_ns(); /* the stall clock starts with the window */
 		pthread_mutex_unlock(&mqtt_lock);
 		if (p->outstanding >= window) {
-			rc = sync_drain(p, window / 2, sc_mono_ns() + (int64_t)MQTT_PUBLISH_WAIT_MS *
-									1000000,
+			rc = sync_drain(p, window / 2,
+					sc_mono_ns() + (int64_t)MQTT_PUBLISH_WAIT_MS * 1000000,
 					err);
 			if (rc) {
 				pthread_mutex_unlock(&sync_lock);
@@ -589,14 +628,14 @@ int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_ms
 				break;
 			if (rc != MQTTCLIENT_DISCONNECTED && rc != MQTTCLIENT_FAILURE)
 				goto refused;
-			/* not taken: the connection is gone; sent with the others once back */
+			/* not taken: the connection is gone; sync_recover sends it with
+			 * the others once back (and o may be confirmed and freed by then) */
 			rc = sync_recover(p, &end, &attempt, err);
 			if (rc) {
 				pthread_mutex_unlock(&sync_lock);
 				return rc;
 			}
-			if (o->msgid) /* sync_recover sent it */
-				break;
+			break;
 		}
 		pthread_mutex_unlock(&sync_lock);
 		__atomic_add_fetch(&p->sync_pubs, 1, __ATOMIC_RELAXED);

@@ -372,3 +372,52 @@ Test(transport_mqtt_sync, survives_a_broker_restart_and_reconnects)
 	broker_kill(b);
 	unlink(conf);
 }
+
+/*
+ * QoS 1 through a broker restart that loses every session (no persistence):
+ * what was unconfirmed when the broker died, and what is published while it
+ * is away, is sent again after the reconnect, and flush() sees it all
+ * confirmed.
+ */
+Test(transport_mqtt_sync, confirms_everything_at_qos_1_across_a_broker_restart)
+{
+	struct sc_error err = {0};
+	int port = 20000 + (int)((getpid() + 7) % 20000);
+	char uri[64];
+	struct transport *p, *c;
+	pid_t b;
+	FILE *f;
+	int i, rc;
+
+	snprintf(conf, sizeof(conf), "/tmp/sctsync-%ld.conf", (long)getpid());
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port);
+	fclose(f);
+	snprintf(uri, sizeof(uri), "mqtt://127.0.0.1:%d", port);
+	b = broker_start(0);
+	broker_wait(port);
+
+	p = open_on(uri, "generate", NULL, 0, 1, NULL);
+	publish_n(p, "before", 10); /* not flushed: some may be unconfirmed */
+	broker_kill(b);
+	b = broker_start(1500);
+	for (i = 0; i < 30; i++) {
+		rc = publish_one(p, "during", i, &err);
+		cr_assert_eq(rc, 0, "publish %d during the restart: %s", i, err.msg);
+		usleep(20 * 1000);
+	}
+	broker_wait(port);
+	cr_assert_eq(transport_flush(p, 15000, &err), 0, "flush: %s", err.msg);
+	cr_assert(transport_healthy(p), "not reconnected");
+	cr_assert_geq(p->counters.retries, 1, "the lost connection was not counted");
+
+	c = subscriber(uri);
+	publish_n(p, "after", 200);
+	cr_assert_eq(transport_flush(p, 5000, &err), 0, "flush: %s", err.msg);
+	expect_in_order(c, "after", 200);
+	transport_close(p);
+	transport_close(c);
+	broker_kill(b);
+	unlink(conf);
+}
