@@ -1,5 +1,7 @@
 /*
- * mqtt.c - the MQTT 5 backend on paho.mqtt.c's asynchronous client (MQTTAsync).
+ * mqtt.c - the MQTT 5 backend on paho.mqtt.c: handles that subscribe (process,
+ * sink) on its asynchronous client (MQTTAsync), publish-only handles
+ * (generate) on its synchronous client (MQTTClient, mqtt_sync.c).
  *
  * Topics.  Stream s with key k is published to "<ns>/<stream>/<k>", the stream
  * name with '.' turned into '/': streamctl/raw/cpu/host1,
@@ -54,9 +56,10 @@
  * our own copy (mqtt_publish.c: a broker restarted from an older save makes
  * paho 1.3 fail or silently drop them).
  *
- * A publish-only handle at QoS 0 (the generate role; not TLS) does none of
+ * A publish-only handle (the generate role, every QoS, TLS too) does none of
  * this: mqtt_sync.c publishes through paho's synchronous client in the
- * caller's thread (no window, copy or callback; at most once).
+ * caller's thread and reads the confirmations there too (its own window,
+ * copies and re-sends; no paho thread, no hand-off per message).
  *
  * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
@@ -116,8 +119,7 @@
  * shared, journal, journal.sync, tls.ca, tls.cert, tls.key, tls.insecure.
  *
  * Files: mqtt.c (this: connection, callbacks, ops), mqtt_publish.c (the
- * window, confirmations, re-sends), mqtt_sync.c (QoS 0 publish-only
- * handles), mqtt_config.c (options, topic names, filters), mqtt_consume.c
+ * window, confirmations, re-sends), mqtt_sync.c (publish-only handles), mqtt_config.c (options, topic names, filters), mqtt_consume.c
  * (receive queue, poll, commit), mqtt_journal.c (the consumer's journal),
  * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
  *
