@@ -215,7 +215,8 @@ fuzz-smoke: $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BUILD) 0 $(FUZZ_BIN)
 
 # ---- benchmarks (issue 8): scripts/bench/, results in bench/results/, plots in docs/img/
-BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop $(BUILD)/bench/bench_mqtt_rtt
+BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop $(BUILD)/bench/bench_mqtt_rtt \
+            $(BUILD)/bench/bench_mqttclient_modes
 
 .PHONY: bench bench-quick bench-bin report report-check
 
