@@ -45,7 +45,9 @@
  * (PUBLISH, PUBREL, PINGREQ), and an answer carries the ACK that releases
  * what Nagle held back, so nothing waits for a delayed ACK, while a burst of
  * publishes goes out in full segments instead of one segment and one broker
- * wake-up per message.  At QoS 0 nothing is answered: TCP_NODELAY.
+ * wake-up per message.  At QoS 0 nothing is answered: TCP_NODELAY (with
+ * Nagle a QoS 0 publisher now and then waited for the broker's delayed ACK,
+ * about 40 ms, bench/results/raw/mqtt-qos0-nagle.csv).
  *
  * sync_lock, one mutex for all such handles, is held around every paho call
  * on them: paho's packet loop serves every MQTTClient socket of the process,
