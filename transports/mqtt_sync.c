@@ -54,7 +54,11 @@
  * so a round run for one handle (or by the keepalive thread) may read
  * another's packet - a CONNACK read that way is dropped and that connect
  * times out - and a confirmation must not be read before publish() has
- * recorded the message id it answers.  It is never held while waiting.
+ * recorded the message id it answers.  It is not held while waiting for
+ * acknowledgements or between reconnect attempts, but it is held through a
+ * connect, which paho bounds by MQTT_CONNECT_TIMEOUT_S: while one handle
+ * cannot reach its broker, the other publish-only handles of the process
+ * wait that long (the generate role has one).
  *
  * Delivery.  QoS 0: publish() returns once paho has written the message to
  * the socket (paho waits for a partly written packet to complete), so flush()
