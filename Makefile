@@ -45,8 +45,9 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # paho: 3as (MQTTAsync) first - the functions both export resolve to it
-# (transports/mqtt_sync.c says why that is safe); 3c for QoS 0 publishers
-LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lpaho-mqtt3c -lm -lpthread
+# (transports/mqtt_sync.c says why that is safe); 3cs (MQTTClient with TLS)
+# for publish-only handles
+LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lpaho-mqtt3cs -lm -lpthread
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
@@ -214,7 +215,8 @@ fuzz-smoke: $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BUILD) 0 $(FUZZ_BIN)
 
 # ---- benchmarks (issue 8): scripts/bench/, results in bench/results/, plots in docs/img/
-BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop $(BUILD)/bench/bench_mqtt_rtt
+BENCH_BIN = $(BUILD)/bench/bench_codec $(BUILD)/bench/bench_genloop $(BUILD)/bench/bench_mqtt_rtt \
+            $(BUILD)/bench/bench_mqttclient_modes
 
 .PHONY: bench bench-quick bench-bin report report-check
 

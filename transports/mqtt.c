@@ -1,5 +1,7 @@
 /*
- * mqtt.c - the MQTT 5 backend on paho.mqtt.c's asynchronous client (MQTTAsync).
+ * mqtt.c - the MQTT 5 backend on paho.mqtt.c: handles that subscribe (process,
+ * sink) on its asynchronous client (MQTTAsync), publish-only handles
+ * (generate) on its synchronous client (MQTTClient, mqtt_sync.c).
  *
  * Topics.  Stream s with key k is published to "<ns>/<stream>/<k>", the stream
  * name with '.' turned into '/': streamctl/raw/cpu/host1,
@@ -24,7 +26,8 @@
  * session expiry one day (-X session.expiry), so the broker queues messages
  * while a consumer is away (Mosquitto: up to max_queued_messages per client;
  * beyond that it drops silently - size the broker for the pipeline).
- * Producers without an id get "<ns>-<role>-<pid>" and a short session (300 s).
+ * Producers without an id get "<ns>-<role>-<pid>" ("-<n>" added for the n-th
+ * further handle of the process) and a short session (300 s).
  *
  * Publishing.  MQTTAsync_sendMessage() with per-message success/failure
  * callbacks; at most `window` messages are unconfirmed (PUBACK/PUBCOMP, or for
@@ -53,9 +56,10 @@
  * our own copy (mqtt_publish.c: a broker restarted from an older save makes
  * paho 1.3 fail or silently drop them).
  *
- * A publish-only handle at QoS 0 (the generate role; not TLS) does none of
+ * A publish-only handle (the generate role, every QoS, TLS too) does none of
  * this: mqtt_sync.c publishes through paho's synchronous client in the
- * caller's thread (no window, copy or callback; at most once).
+ * caller's thread and reads the confirmations there too (its own window,
+ * copies and re-sends; no paho thread, no hand-off per message).
  *
  * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
@@ -115,8 +119,7 @@
  * shared, journal, journal.sync, tls.ca, tls.cert, tls.key, tls.insecure.
  *
  * Files: mqtt.c (this: connection, callbacks, ops), mqtt_publish.c (the
- * window, confirmations, re-sends), mqtt_sync.c (QoS 0 publish-only
- * handles), mqtt_config.c (options, topic names, filters), mqtt_consume.c
+ * window, confirmations, re-sends), mqtt_sync.c (publish-only handles), mqtt_config.c (options, topic names, filters), mqtt_consume.c
  * (receive queue, poll, commit), mqtt_journal.c (the consumer's journal),
  * mqtt_internal.h (their shared state; only for transports/mqtt*.c).
  *
@@ -134,6 +137,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /*
@@ -205,7 +209,8 @@ void mqtt_wait(int ms)
  * this process whose peer is the broker's port gets TCP_NODELAY (Mosquitto
  * sets it on its side with set_tcp_nodelay, scripts/brokers.sh).
  */
-void mqtt_nodelay(const struct mqtt_priv *p)
+/* Call fn for each socket of this process whose peer is the broker's port. */
+static void mqtt_scan(const struct mqtt_priv *p, void (*fn)(int fd, void *ctx), void *ctx)
 {
 	const char *colon = strrchr(p->where, ':');
 	int port = colon ? atoi(colon + 1) : 0;
@@ -217,7 +222,7 @@ void mqtt_nodelay(const struct mqtt_priv *p)
 	while ((e = readdir(d))) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = atoi(e->d_name), type = 0, one = 1, peer = 0;
+		int fd = atoi(e->d_name), type = 0, peer = 0;
 		socklen_t tlen = sizeof(type);
 
 		if (e->d_name[0] == '.' || fd == dirfd(d))
@@ -230,9 +235,72 @@ void mqtt_nodelay(const struct mqtt_priv *p)
 		else if (ss.ss_family == AF_INET6)
 			peer = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 		if (peer == port)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			fn(fd, ctx);
 	}
 	closedir(d);
+}
+
+static void mqtt_set_nodelay(int fd, void *ctx)
+{
+	int one = 1;
+
+	(void)ctx;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void mqtt_nodelay(const struct mqtt_priv *p)
+{
+	mqtt_scan(p, mqtt_set_nodelay, NULL);
+}
+
+struct mqtt_socks {
+	unsigned long *ino;
+	const unsigned long *known;
+	int n, max, fd, found;
+};
+
+static unsigned long mqtt_inode(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+static void mqtt_add_socket(int fd, void *ctx)
+{
+	struct mqtt_socks *s = ctx;
+
+	if (s->n < s->max)
+		s->ino[s->n] = mqtt_inode(fd);
+	s->n++;
+}
+
+int mqtt_broker_sockets(const struct mqtt_priv *p, unsigned long *ino, int max)
+{
+	struct mqtt_socks s = {.ino = ino, .max = max};
+
+	mqtt_scan(p, mqtt_add_socket, &s);
+	return s.n;
+}
+
+static void mqtt_find_new(int fd, void *ctx)
+{
+	struct mqtt_socks *s = ctx;
+	unsigned long ino = mqtt_inode(fd);
+
+	for (int i = 0; i < s->n; i++)
+		if (s->known[i] == ino)
+			return;
+	s->fd = fd;
+	s->found++;
+}
+
+int mqtt_new_socket(const struct mqtt_priv *p, const unsigned long *known, int n)
+{
+	struct mqtt_socks s = {.known = known, .n = n, .fd = -1};
+
+	mqtt_scan(p, mqtt_find_new, &s);
+	return s.found == 1 ? s.fd : -1;
 }
 
 /* ---- callbacks (paho's threads) ------------------------------------------ */
@@ -298,7 +366,7 @@ static void mqtt_on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
  * the last one.  An OpenSSL error line is
  * "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>".
  */
-static int mqtt_on_ssl_error(const char *str, size_t len, void *ctx)
+int mqtt_on_ssl_error(const char *str, size_t len, void *ctx)
 {
 	struct mqtt_priv *p = ctx;
 	const char *f = str, *end = str + len, *next;
@@ -409,8 +477,7 @@ static int mqtt_await(struct mqtt_call *c, int ms)
 	return state;
 }
 
-/* A failed connect: name the user on a refused login, TLS on a failed handshake. */
-static int mqtt_connect_error(struct mqtt_priv *p, int code, const char *red, struct sc_error *err)
+int mqtt_connect_error(struct mqtt_priv *p, int code, const char *red, struct sc_error *err)
 {
 	char tls_why[sizeof(p->tls_why)];
 

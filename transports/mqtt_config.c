@@ -198,8 +198,14 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 				err, SC_EINVAL,
 				"mqtt: a consumer needs a stable client id for its persistent "
 				"session (--client-id or -X client.id)");
-		snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%ld", p->ns,
-			 cfg->role && *cfg->role ? cfg->role : "client", (long)getpid());
+		/* a second handle of the process must not take over the first's
+		 * session (the broker drops a client whose id connects again) */
+		static unsigned int handles;
+		unsigned int n = __atomic_fetch_add(&handles, 1, __ATOMIC_RELAXED);
+		int len = snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%ld", p->ns,
+				   cfg->role && *cfg->role ? cfg->role : "client", (long)getpid());
+		if (n > 0 && len > 0 && (size_t)len < sizeof(p->client_id))
+			snprintf(p->client_id + len, sizeof(p->client_id) - (size_t)len, "-%u", n);
 		if (p->expiry < 0)
 			p->expiry = MQTT_PRODUCER_EXPIRY;
 	}

@@ -11,6 +11,7 @@
 #include "mqtt_journal.h"
 
 #include <MQTTAsync.h>
+#include <MQTTClient.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -95,15 +96,22 @@ struct mqtt_priv {
 	uint64_t kicks;	     /* such wake-ups (said at close with STREAMCTL_MQTT_DEBUG) */
 	bool closing;
 
-	/* a publish-only QoS 0 handle on paho's synchronous client (mqtt_sync.c) */
+	/* a publish-only handle on paho's synchronous client (mqtt_sync.c) */
 	bool sync;
-	void *sync_client;	   /* MQTTClient; NULL when not created */
-	unsigned long sync_pubs;   /* publishes so far (atomic: the keepalive thread reads it) */
-	bool sync_stop;		   /* the keepalive thread must end (mqtt_lock) */
-	bool sync_ka_started;	   /* sync_ka runs */
-	pthread_t sync_ka;	   /* keepalive thread (mqtt_sync.c) */
-	pthread_mutex_t sync_call; /* held around every paho call on sync_client */
-	bool sync_call_init;
+	void *sync_client;	 /* MQTTClient; NULL when not created */
+	unsigned long sync_pubs; /* publishes so far (atomic: the keepalive thread reads it) */
+	bool sync_stop;		 /* the keepalive thread must end (mqtt_lock) */
+	bool sync_ka_started;	 /* sync_ka runs */
+	pthread_t sync_ka;	 /* keepalive thread (mqtt_sync.c) */
+	int sync_fd;		 /* its socket, to wait for PUBACKs on; -1: not known */
+	MQTTClient_SSLOptions sync_ssl;
+	/* unconfirmed QoS 1/2 messages (mqtt_lock): by paho's message id, and listed */
+	struct mqtt_sync_out **sync_ids;
+	struct mqtt_sync_out *sync_outs;
+	/* acknowledgements read inside a publish call, before its message id was
+	 * known (mqtt_sync.c out_send): id and reason code */
+	int sync_early_n;
+	int sync_early[8][2];
 
 	struct mqtt_rx *head, *tail;
 	size_t queued;
@@ -128,6 +136,16 @@ void mqtt_busy_leave(void);
 void mqtt_wait(int ms);
 /* TCP_NODELAY on this process's sockets to the broker's port (mqtt.c). */
 void mqtt_nodelay(const struct mqtt_priv *p);
+/* Inodes of this process's sockets to the broker's port into ino (room for
+ * max): how many there are. */
+int mqtt_broker_sockets(const struct mqtt_priv *p, unsigned long *ino, int max);
+/* The one socket to the broker's port whose inode is not in known[n], or -1
+ * when there is not exactly one. */
+int mqtt_new_socket(const struct mqtt_priv *p, const unsigned long *known, int n);
+/* OpenSSL's errors as paho reports them: keep the reason (mqtt.c). */
+int mqtt_on_ssl_error(const char *str, size_t len, void *ctx);
+/* A failed connect as one line: the user on a refused login, TLS on a failed handshake. */
+int mqtt_connect_error(struct mqtt_priv *p, int code, const char *red, struct sc_error *err);
 
 /* mqtt_config.c */
 int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err);
@@ -149,15 +167,15 @@ int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err);
 /* Free the unconfirmed copies; after MQTTAsync_destroy only. */
 void mqtt_publish_close(struct mqtt_priv *p);
 
-/* mqtt_sync.c: publish-only QoS 0 handles on paho's synchronous client */
+/* mqtt_sync.c: publish-only handles on paho's synchronous client */
 /* Whether p (configured, filters built) takes the synchronous path. */
 bool mqtt_sync_eligible(const struct mqtt_priv *p);
 /* Create and connect; red: the broker URI without its password, for messages. */
 int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err);
 int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_msg *m, bool keyprop,
 		      struct sc_error *err);
-int mqtt_sync_flush(struct mqtt_priv *p);
-/* Disconnect (what was published is already in the socket) and destroy. */
+int mqtt_sync_flush(struct mqtt_priv *p, int timeout_ms, struct sc_error *err);
+/* Disconnect and destroy. */
 void mqtt_sync_close(struct mqtt_priv *p);
 
 /* mqtt_consume.c */

@@ -399,8 +399,8 @@ int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	uint64_t left, failed;
 	int rc = 0;
 
-	if (p->sync) /* its publish() returns once the message is in the socket */
-		return mqtt_sync_flush(p);
+	if (p->sync)
+		return mqtt_sync_flush(p, timeout_ms, err);
 
 	pthread_mutex_lock(&mqtt_lock);
 	mqtt_busy++;
