@@ -110,7 +110,8 @@ static struct transport *producer(int qos)
 {
 	struct transport_cfg c = base_cfg("generate");
 
-	test_opt(&c, "qos", qos);
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
 	return open_ok(&c);
 }
 
@@ -124,7 +125,8 @@ static struct transport *consumer(const char *id, unsigned int inputs, int qos, 
 	snprintf(cid, sizeof(ids[0]), "%s-%s", ns, id); /* client ids are broker-wide */
 	c.client_id = cid;
 	c.inputs = inputs;
-	test_opt(&c, "qos", qos);
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
 	if (prefetch > 0)
 		test_opt(&c, "prefetch", prefetch);
 	return open_ok(&c);

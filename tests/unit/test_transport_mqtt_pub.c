@@ -61,7 +61,8 @@ static struct transport *open_mqtt(const char *role, const char *id, unsigned in
 	c.inputs = inputs;
 	c.props = short_session;
 	c.nprops = 1;
-	test_opt(&c, "qos", qos);
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
 	if (inflight > 0)
 		test_opt(&c, "inflight", inflight);
 	if (prefetch > 0)

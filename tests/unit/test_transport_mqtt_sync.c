@@ -78,7 +78,8 @@ static struct transport *open_on(const char *uri, const char *role, const char *
 	kv[1] = (struct sc_kv){"keepalive", keepalive ? keepalive : "30"};
 	c.props = kv;
 	c.nprops = 2;
-	test_opt(&c, "qos", qos);
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
 	test_opt(&c, "prefetch", 1000);
 	if (id) {
 		char *cid = ids[next % 4];
