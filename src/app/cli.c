@@ -313,6 +313,12 @@ struct bflag {
 	const char *value;	      /* from the command line; NULL: not given */
 };
 
+/*
+ * A backend flag must not shadow an option of the table above, and backends
+ * that share one must agree whether it takes a value (getopt has one entry):
+ * tables that break this are a programmer error, which test_cli's calls
+ * catch.
+ */
 static size_t bflags_collect(struct bflag *out)
 {
 	size_t n = 0;
@@ -324,12 +330,17 @@ static size_t bflags_collect(struct bflag *out)
 
 			if (!o->flag)
 				continue;
+			for (size_t i = 0; i < NOPTS; i++)
+				assert(strcmp(opts[i].name, o->flag) != 0);
 			for (size_t j = 0; j < n; j++)
-				seen = seen || !strcmp(out[j].name, o->flag);
-			if (seen)
-				continue;
-			assert(n < MAX_BFLAGS);
-			out[n++] = (struct bflag){o->flag, o->type, NULL};
+				if (!strcmp(out[j].name, o->flag)) {
+					assert((out[j].type == TRANSPORT_OPT_BOOL) ==
+					       (o->type == TRANSPORT_OPT_BOOL));
+					seen = true;
+				}
+			assert(seen || n < MAX_BFLAGS);
+			if (!seen && n < MAX_BFLAGS)
+				out[n++] = (struct bflag){o->flag, o->type, NULL};
 		}
 	return n;
 }
