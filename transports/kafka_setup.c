@@ -28,6 +28,7 @@ const struct transport_opt kafka_opts[] = {
 	 "partitions of the topics it creates (0: the default)", "partitions"},
 	{"replication.factor", TRANSPORT_OPT_LONG, "1", 0, 100,
 	 "replication factor of the topics it creates (0: the default)", "replication-factor"},
+	/* librdkafka 2.0.2 takes queue.buffering.max.messages in 1..10000000 (rdkafka_conf.c) */
 	{"inflight", TRANSPORT_OPT_LONG, "0", 0, 10000000,
 	 "messages the producer queues unconfirmed, as queue.buffering.max.messages "
 	 "(0: librdkafka's default)",
