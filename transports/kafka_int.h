@@ -92,10 +92,10 @@ struct kafka_priv {
 	_Atomic(rd_kafka_t *) consumer;
 	pthread_mutex_t swap_lock;
 	bool swap_lock_init;
-	rd_kafka_t *retired;   /* the consumer before the last rejoin, until retired_held is 0 */
-	size_t held;	       /* polled, not released, from the current consumer */
-	size_t retired_held;   /* the same from the retired one */
-	int rejoins;	       /* rejoins since rejoin_since_ns */
+	rd_kafka_t *retired; /* the consumer before the last rejoin, until retired_held is 0 */
+	size_t held;	     /* polled, not released, from the current consumer */
+	size_t retired_held; /* the same from the retired one */
+	int rejoins;	     /* rejoins since rejoin_since_ns */
 	int64_t rejoin_since_ns;
 	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
 	int64_t last_transient_ns;
