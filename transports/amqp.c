@@ -10,13 +10,13 @@
  * amqps://... for TLS (default port 5671).  The password may also come from
  * STREAMCTL_BROKER_PASSWORD or --password-file (transport_password()).  -X
  * keys: prefetch, heartbeat (s, default 60, 0 off), channel_max, frame_max,
- * reconnect.timeout.ms (default 60000), confirm.window (default
- * cfg->inflight or 1000), and the TLS keys of transport.h: tls.ca (default
+ * reconnect.timeout.ms (default 60000), confirm.window (default 1000, also
+ * --inflight), quorum (also --quorum), and the TLS keys of transport.h: tls.ca (default
  * $SSL_CERT_FILE or the system bundle), tls.cert + tls.key, tls.insecure.
  * With TLS the broker's certificate and host name are verified unless
  * tls.insecure=true.
  *
- * Consumer: basic.qos prefetch (cfg->prefetch, default AMQPB_PREFETCH 2000) and one
+ * Consumer: basic.qos prefetch (-X prefetch or --prefetch, default 2000) and one
  * basic.consume with manual ack per input stream, on channel 1 of the
  * consumer connection, with the stream name as consumer tag.  Several
  * processes consuming one stream are competing consumers of its queue.

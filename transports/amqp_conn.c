@@ -30,17 +30,27 @@
 
 /* ---- options ------------------------------------------------------------ */
 
-/* The -X keys of this backend (transport.h: help, env and checks come from here). */
+/*
+ * The -X keys of this backend (transport.h: help, env and checks come from
+ * here).  prefetch, confirm.window and quorum also answer to the flags they
+ * had when they were shared settings; 0 stands for the default where those
+ * flags documented it so.  The default prefetch is four times the roles'
+ * default --batch (500), so the broker keeps delivering while a batch waits
+ * for its confirms and its ack (with prefetch == batch the pipeline ran
+ * stop-and-wait).
+ */
 const struct transport_opt amqpb_opts[] = {
-	{"prefetch", TRANSPORT_OPT_LONG, NULL, 1, 65535,
-	 "unacknowledged deliveries (default --prefetch, else 2000)"},
+	{"prefetch", TRANSPORT_OPT_LONG, "2000", 0, 65535,
+	 "unacknowledged deliveries a consumer holds, basic.qos (0: the default)", "prefetch"},
 	{"heartbeat", TRANSPORT_OPT_LONG, "60", 0, 3600, "heartbeat seconds, 0: none"},
 	{"channel_max", TRANSPORT_OPT_LONG, "0", 0, 65535, "channels asked for, 0: the broker's"},
 	{"frame_max", TRANSPORT_OPT_LONG, "131072", 4096, 1L << 30, "largest frame in bytes"},
 	{"reconnect.timeout.ms", TRANSPORT_OPT_LONG, "60000", 0, 86400000L,
 	 "give up reconnecting after MS"},
-	{"confirm.window", TRANSPORT_OPT_LONG, NULL, 1, 1000000,
-	 "unconfirmed publishes (default --inflight, else 1000)"},
+	{"confirm.window", TRANSPORT_OPT_LONG, "1000", 0, 1000000,
+	 "unconfirmed publishes in flight (0: the default)", "inflight"},
+	{"quorum", TRANSPORT_OPT_BOOL, "false", 0, 0,
+	 "declare quorum queues (replicated over a cluster) instead of classic ones", "quorum"},
 	{NULL},
 };
 
@@ -132,15 +142,20 @@ static int amqpb_parse_uri(struct amqpb_opts *o, const struct transport_cfg *cfg
 
 int amqpb_opts_parse(struct amqpb_opts *o, const struct transport_cfg *cfg, struct sc_error *err)
 {
-	long prefetch = cfg->prefetch > 0 ? cfg->prefetch : AMQPB_PREFETCH;
-	long window = cfg->inflight > 0 ? cfg->inflight : 1000;
+	const struct transport_cfg none = {0}; /* for the table's defaults */
+	long prefetch = 0, window = 0;
 	long heartbeat = 60, channel_max = 0, frame_max = 131072, reconnect_ms = 60000;
+	bool quorum = false;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
 	rc = amqpb_check_props(cfg, err);
 	if (!rc)
-		rc = amqpb_prop_long(cfg, "prefetch", 1, 65535, &prefetch, err);
+		rc = transport_opt_long(&transport_amqp, cfg, "prefetch", &prefetch, err);
+	if (!rc)
+		rc = transport_opt_long(&transport_amqp, cfg, "confirm.window", &window, err);
+	if (!rc)
+		rc = transport_opt_bool(&transport_amqp, cfg, "quorum", &quorum, err);
 	if (!rc)
 		rc = amqpb_prop_long(cfg, "heartbeat", 0, 3600, &heartbeat, err);
 	if (!rc)
@@ -149,12 +164,14 @@ int amqpb_opts_parse(struct amqpb_opts *o, const struct transport_cfg *cfg, stru
 		rc = amqpb_prop_long(cfg, "frame_max", 4096, 1L << 30, &frame_max, err);
 	if (!rc)
 		rc = amqpb_prop_long(cfg, "reconnect.timeout.ms", 0, 86400000L, &reconnect_ms, err);
-	if (!rc)
-		rc = amqpb_prop_long(cfg, "confirm.window", 1, 1000000, &window, err);
 	if (rc)
 		return rc;
-	if (prefetch > 65535)
-		return sc_error_set(err, SC_EINVAL, "amqp: prefetch %ld exceeds 65535", prefetch);
+	if (prefetch == 0)
+		rc = transport_opt_long(&transport_amqp, &none, "prefetch", &prefetch, err);
+	if (!rc && window == 0)
+		rc = transport_opt_long(&transport_amqp, &none, "confirm.window", &window, err);
+	if (rc)
+		return rc;
 	if (channel_max == 1)
 		return sc_error_set(err, SC_EINVAL, "amqp: channel_max must be 0 or at least 2");
 	rc = amqpb_parse_uri(o, cfg, cfg->broker && *cfg->broker ? cfg->broker : AMQPB_DEFAULT_URI,
@@ -178,7 +195,7 @@ int amqpb_opts_parse(struct amqpb_opts *o, const struct transport_cfg *cfg, stru
 	o->channel_max = (int)channel_max;
 	o->frame_max = (int)frame_max;
 	o->reconnect_timeout_ms = reconnect_ms;
-	o->quorum = cfg->quorum;
+	o->quorum = quorum;
 	return 0;
 }
 

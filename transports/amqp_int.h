@@ -14,7 +14,7 @@
  *   exchange  "<ns>"                   durable topic exchange, routing key
  *                                      "<stream>.<key>" or "<stream>"
  *   queue     "<ns>.<stream>"          durable work queue bound with "<stream>.#",
- *                                      classic or quorum (cfg->quorum), whose
+ *                                      classic or quorum (-X quorum), whose 
  *                                      x-dead-letter-exchange is "<ns>.dlx"
  *   exchange  "<ns>.dlx"               durable fanout exchange for messages the
  *                                      consumers reject or nack without requeue
@@ -41,13 +41,6 @@
 #define AMQPB_DATA_CH 1 /* publishing (confirm mode) or consuming */
 #define AMQPB_CTL_CH  2 /* declarations and passive declares */
 #define AMQPB_RK_MAX  256
-/*
- * Default prefetch: four times the roles' default --batch (500), so the
- * broker keeps delivering while a batch waits for its confirms and its ack
- * (with prefetch == batch the pipeline ran stop-and-wait).
- */
-#define AMQPB_PREFETCH 2000
-
 extern const struct transport_ops transport_amqp;
 extern const struct transport_opt amqpb_opts[];
 

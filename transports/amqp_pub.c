@@ -3,8 +3,8 @@
  * publisher confirms, a bounded window of unconfirmed publishes, re-send
  * after reconnect.
  *
- * Every publish is copied into a ring of cfg->inflight entries (default
- * 1000) and sent at once with mandatory=true; the broker answers each with
+ * Every publish is copied into a ring of -X confirm.window entries (--inflight,
+ * default 1000) and sent at once with mandatory=true; the broker answers each with
  * basic.ack or basic.nack (possibly `multiple`), and an unroutable message
  * with basic.return before its ack.  When the ring is full publish() reads
  * confirms until there is room (backpressure); flush() reads them until the

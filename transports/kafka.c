@@ -7,8 +7,8 @@
  * cfg->external_topic verbatim.  The consumer group is cfg->group, or
  * "<ns>.<role>" (streamctl.process, streamctl.sink).
  *
- * Topics.  A missing topic is created with the Admin API (cfg->partitions,
- * default 3; cfg->replication, default 1): the consumer's input topics at
+ * Topics.  A missing topic is created with the Admin API (-X partitions,
+ * default 3; -X replication.factor, default 1): the consumer's input topics at
  * open, an output topic on the first publish to it (a transport does not
  * know its outputs before).  The external topic is never created: it
  * belongs to someone else.  Topics the cluster already has are left as
@@ -137,8 +137,6 @@ static int kafka_open(struct transport *t, const struct transport_cfg *cfg, stru
 
 	k->t = t;
 	k->cfg = cfg;
-	k->partitions = cfg->partitions > 0 ? cfg->partitions : KAFKA_DEFAULT_PARTITIONS;
-	k->replication = cfg->replication > 0 ? cfg->replication : KAFKA_DEFAULT_REPLICATION;
 	atomic_init(&k->brokers_down, false);
 	atomic_init(&k->fatal, false);
 	atomic_init(&k->last_probe_ns, 0);
@@ -152,7 +150,9 @@ static int kafka_open(struct transport *t, const struct transport_cfg *cfg, stru
 	if (pthread_mutex_init(&k->swap_lock, NULL))
 		return sc_error_set(err, SC_ENOMEM, "kafka: cannot create a mutex");
 	k->swap_lock_init = true;
-	rc = kafka_parse_brokers(k, cfg->broker, err);
+	rc = kafka_topic_opts(k, err);
+	if (!rc)
+		rc = kafka_parse_brokers(k, cfg->broker, err);
 	if (!rc)
 		rc = kafka_topic_names(k, err);
 	/* validate the producer's -X list now even when the producer comes later */
@@ -763,14 +763,6 @@ static bool kafka_healthy(struct transport *t)
 }
 
 /* ---- vtable ------------------------------------------------------------ */
-
-/* The -X keys of this backend (transport.h); the others go to librdkafka as they are. */
-static const struct transport_opt kafka_opts[] = {
-	{"group.instance.id", TRANSPORT_OPT_STR, NULL, 0, 0,
-	 "static group membership (KIP-345): the member id; default: --client-id when given, empty: off"},
-	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "any librdkafka property, e.g. -X linger.ms=5"},
-	{NULL},
-};
 
 const struct transport_ops transport_kafka = {
 	.name = "kafka",

@@ -22,8 +22,7 @@
 
 #include "transport.h"
 
-#define KAFKA_DEFAULT_BROKERS	 "127.0.0.1:9092"
-#define KAFKA_DEFAULT_PARTITIONS 3
+#define KAFKA_DEFAULT_BROKERS "127.0.0.1:9092"
 /*
  * Consumer group liveness.  With static membership (group.instance.id from
  * --client-id) a member that stops, even cleanly, keeps its partitions until
@@ -38,12 +37,11 @@
  * 5 -> 1 ms); at high rates batches still fill while earlier requests are in
  * flight.
  */
-#define KAFKA_LINGER_MS		  "1"
-#define KAFKA_SESSION_TIMEOUT_MS  "10000"
-#define KAFKA_HEARTBEAT_MS	  "1000"
-#define KAFKA_DEFAULT_REPLICATION 1
-#define KAFKA_TOPIC_MAX		  250 /* Kafka's limit is 249 characters */
-#define KAFKA_REASON_MAX	  256
+#define KAFKA_LINGER_MS		 "1"
+#define KAFKA_SESSION_TIMEOUT_MS "10000"
+#define KAFKA_HEARTBEAT_MS	 "1000"
+#define KAFKA_TOPIC_MAX		 250 /* Kafka's limit is 249 characters */
+#define KAFKA_REASON_MAX	 256
 
 /*
  * A polled message: the librdkafka message plus a NUL-terminated copy of its
@@ -94,10 +92,10 @@ struct kafka_priv {
 	_Atomic(rd_kafka_t *) consumer;
 	pthread_mutex_t swap_lock;
 	bool swap_lock_init;
-	rd_kafka_t *retired;   /* the consumer before the last rejoin, until retired_held is 0 */
-	size_t held;	       /* polled, not released, from the current consumer */
-	size_t retired_held;   /* the same from the retired one */
-	int rejoins;	       /* rejoins since rejoin_since_ns */
+	rd_kafka_t *retired; /* the consumer before the last rejoin, until retired_held is 0 */
+	size_t held;	     /* polled, not released, from the current consumer */
+	size_t retired_held; /* the same from the retired one */
+	int rejoins;	     /* rejoins since rejoin_since_ns */
 	int64_t rejoin_since_ns;
 	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
 	int64_t last_transient_ns;
@@ -117,6 +115,12 @@ struct kafka_priv {
 };
 
 /* ---- kafka_setup.c ----------------------------------------------------- */
+
+/* The -X keys of this backend (transport.h); the others go to librdkafka. */
+extern const struct transport_opt kafka_opts[];
+
+/* k->partitions and k->replication from -X partitions, -X replication.factor. */
+int kafka_topic_opts(struct kafka_priv *k, struct sc_error *err);
 
 /*
  * Parse cfg->broker ("kafka://h:p[,h:p...]" or a bare "h:p[,h:p...]",

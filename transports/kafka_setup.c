@@ -2,7 +2,7 @@
  * kafka_setup.c - what the kafka backend does before it moves messages:
  * broker list, client configuration, callbacks, topic names and creation.
  *
- * Map:  broker list - topic names - callbacks - configuration - topics
+ * Map:  options - broker list - topic names - callbacks - configuration - topics
  */
 #include "kafka_int.h"
 
@@ -12,6 +12,64 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* ---- options ----------------------------------------------------------- */
+
+/*
+ * partitions, replication.factor and inflight are streamctl's own (topic
+ * creation and queue.buffering.max.messages) and never reach librdkafka,
+ * which would refuse them; group.instance.id reaches it as cfg->instance_id
+ * (runtime.c: the --client-id given, which this key overrides).  0 stands
+ * for the default in the first three because the shared flags they come
+ * from (--partitions, --replication-factor, --inflight) documented it so.
+ */
+const struct transport_opt kafka_opts[] = {
+	{"partitions", TRANSPORT_OPT_LONG, "3", 0, 100000,
+	 "partitions of the topics it creates (0: the default)", "partitions"},
+	{"replication.factor", TRANSPORT_OPT_LONG, "1", 0, 100,
+	 "replication factor of the topics it creates (0: the default)", "replication-factor"},
+	/* librdkafka 2.0.2 takes queue.buffering.max.messages in 1..10000000 (rdkafka_conf.c) */
+	{"inflight", TRANSPORT_OPT_LONG, "0", 0, 10000000,
+	 "messages the producer queues unconfirmed, as queue.buffering.max.messages "
+	 "(0: librdkafka's default)",
+	 "inflight"},
+	{"group.instance.id", TRANSPORT_OPT_STR, NULL, 0, 0,
+	 "static group membership (KIP-345): the member id; default: --client-id when given, "
+	 "empty: off"},
+	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "any librdkafka property, e.g. -X linger.ms=5"},
+	{NULL},
+};
+
+static bool kafka_own_key(const char *key)
+{
+	return !strcmp(key, "partitions") || !strcmp(key, "replication.factor") ||
+	       !strcmp(key, "inflight") || !strcmp(key, "group.instance.id");
+}
+
+/* The value of -X key, where 0 means the table's default. */
+static int kafka_opt_nonzero(struct kafka_priv *k, const char *key, long *out, struct sc_error *err)
+{
+	const struct transport_cfg none = {0};
+	int rc = transport_opt_long(k->t->ops, k->cfg, key, out, err);
+
+	if (!rc && *out == 0)
+		rc = transport_opt_long(k->t->ops, &none, key, out, err);
+	return rc;
+}
+
+int kafka_topic_opts(struct kafka_priv *k, struct sc_error *err)
+{
+	long partitions = 0, replication = 0;
+	int rc = kafka_opt_nonzero(k, "partitions", &partitions, err);
+
+	if (!rc)
+		rc = kafka_opt_nonzero(k, "replication.factor", &replication, err);
+	if (rc)
+		return rc;
+	k->partitions = (int)partitions;
+	k->replication = (int)replication;
+	return 0;
+}
 
 /* ---- broker list ------------------------------------------------------- */
 
@@ -383,16 +441,19 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
-		if (!rc && cfg->inflight > 0) {
-			snprintf(num, sizeof(num), "%d", cfg->inflight);
+		long inflight = 0;
+
+		if (!rc)
+			rc = transport_opt_long(k->t->ops, cfg, "inflight", &inflight, err);
+		if (!rc && inflight > 0) {
+			snprintf(num, sizeof(num), "%ld", inflight);
 			rc = kafka_set(conf, "queue.buffering.max.messages", num, false, err);
 		}
 	}
 	if (!rc)
 		rc = kafka_conf_security(k, conf, err);
 	for (size_t i = 0; !rc && i < cfg->nprops; i++)
-		if (!transport_tls_key(cfg->props[i].key) &&
-		    strcmp(cfg->props[i].key, "group.instance.id") != 0) /* cfg->instance_id */
+		if (!transport_tls_key(cfg->props[i].key) && !kafka_own_key(cfg->props[i].key))
 			rc = kafka_set(conf, cfg->props[i].key,
 				       cfg->props[i].value ? cfg->props[i].value : "", true, err);
 	if (rc)

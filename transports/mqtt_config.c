@@ -13,11 +13,20 @@
 
 /* ---- configuration ------------------------------------------------------- */
 
-/* The -X keys of this backend (transport.h: help, env and checks come from here). */
+/*
+ * The -X keys of this backend (transport.h: help, env and checks come from
+ * here; the defaults are the MQTT_DEFAULT_* of mqtt_internal.h).  qos,
+ * inflight and prefetch also answer to the flags they had when they were
+ * shared settings; 0 stands for the default where those flags documented it.
+ */
 const struct transport_opt mqtt_opts[] = {
-	{"qos", TRANSPORT_OPT_LONG, NULL, 0, 2, "quality of service (default --qos)"},
-	{"inflight", TRANSPORT_OPT_LONG, NULL, 1, 65535,
-	 "unacknowledged publishes (default --inflight, else 100)"},
+	{"qos", TRANSPORT_OPT_LONG, "1", 0, 2, "quality of service of publishes and subscriptions",
+	 "qos"},
+	{"inflight", TRANSPORT_OPT_LONG, "100", 0, 65535,
+	 "unacknowledged publishes (0: the default)", "inflight"},
+	{"prefetch", TRANSPORT_OPT_LONG, "100", 0, 65535,
+	 "unacknowledged deliveries a consumer holds, MQTT 5 Receive Maximum (0: the default)",
+	 "prefetch"},
 	{"keepalive", TRANSPORT_OPT_LONG, "30", 0, 65535, "keep-alive seconds"},
 	{"session.expiry", TRANSPORT_OPT_LONG, "86400", 0, 4294967295L,
 	 "session expiry seconds (a producer without a client id: 300)"},
@@ -53,8 +62,11 @@ static int mqtt_parse_props(struct mqtt_priv *p, const struct transport_cfg *cfg
 			rc = mqtt_parse_int(k, v, 0, 2, &n, err);
 			p->qos = (int)n;
 		} else if (strcmp(k, "inflight") == 0) {
-			rc = mqtt_parse_int(k, v, 1, 65535, &n, err);
-			p->inflight = (int)n;
+			rc = mqtt_parse_int(k, v, 0, 65535, &n, err);
+			p->inflight = n ? (int)n : MQTT_DEFAULT_INFLIGHT;
+		} else if (strcmp(k, "prefetch") == 0) {
+			rc = mqtt_parse_int(k, v, 0, 65535, &n, err);
+			p->prefetch = n ? (int)n : MQTT_DEFAULT_PREFETCH;
 		} else if (strcmp(k, "keepalive") == 0) {
 			rc = mqtt_parse_int(k, v, 0, 65535, &n, err);
 			p->keepalive = (int)n;
@@ -172,13 +184,9 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 	if (strpbrk(p->ns, "+#"))
 		return sc_error_set(err, SC_EINVAL, "mqtt: namespace '%s' contains '+' or '#'",
 				    p->ns);
-	p->qos = cfg->qos < 0 ? 1 : cfg->qos;
-	if (p->qos > 2)
-		return sc_error_set(err, SC_EINVAL, "mqtt: qos %d: expected 0, 1 or 2", cfg->qos);
-	p->inflight = cfg->inflight > 0 ? cfg->inflight : MQTT_DEFAULT_INFLIGHT;
-	p->prefetch = cfg->prefetch > 0 ? cfg->prefetch : MQTT_DEFAULT_PREFETCH;
-	if (p->prefetch > 65535)
-		p->prefetch = 65535;
+	p->qos = 1;
+	p->inflight = MQTT_DEFAULT_INFLIGHT;
+	p->prefetch = MQTT_DEFAULT_PREFETCH;
 	p->keepalive = MQTT_DEFAULT_KEEPALIVE;
 	p->clean = -1;
 	p->expiry = -1;

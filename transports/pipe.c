@@ -14,11 +14,16 @@
  * Writes are buffered (64 KiB) and leave on flush() or when the buffer is
  * full; flush() means "written to the pipe", not "stored": the pipe has no
  * delivery confirmation, no commit and no replay, which is what its caps say.
+ *
+ * The descriptors are options (-X in.fd, -X out.fd; -1: none) rather than
+ * shared settings, because no other backend has them; tests and a shell
+ * (`3>file -X out.fd=3`) point them elsewhere.
  */
 #include "transport.h"
 #include "error.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +51,15 @@ struct pipe_priv {
 static int pipe_open(struct transport *t, const struct transport_cfg *cfg, struct sc_error *err)
 {
 	struct pipe_priv *p = t->priv;
+	long in_fd = -1, out_fd = -1;
+	int rc = transport_opt_long(t->ops, cfg, "in.fd", &in_fd, err);
 
-	p->in_fd = cfg->in_fd;
-	p->out_fd = cfg->out_fd;
+	if (!rc)
+		rc = transport_opt_long(t->ops, cfg, "out.fd", &out_fd, err);
+	if (rc)
+		return rc;
+	p->in_fd = (int)in_fd;
+	p->out_fd = (int)out_fd;
 	p->max = cfg->max_msg_bytes ? cfg->max_msg_bytes : PIPE_DEFAULT_MAX;
 	if (cfg->broker && *cfg->broker && strncmp(cfg->broker, "pipe:", 5) != 0)
 		return sc_error_set(err, SC_EINVAL, "pipe: takes no broker (got '%s')",
@@ -59,8 +70,8 @@ static int pipe_open(struct transport *t, const struct transport_cfg *cfg, struc
 		if (!p->rbuf)
 			return sc_error_set(err, SC_ENOMEM, "pipe: out of memory");
 	}
-	if (!cfg->inputs || cfg->out_fd >= 0) {
-		if (cfg->out_fd >= 0 && isatty(cfg->out_fd) && !cfg->inputs)
+	if (!cfg->inputs || p->out_fd >= 0) {
+		if (p->out_fd >= 0 && isatty(p->out_fd) && !cfg->inputs)
 			return sc_error_set(err, SC_EINVAL,
 					    "pipe: refusing to write binary frames to a terminal; "
 					    "pipe the output into another streamctl role");
@@ -288,11 +299,20 @@ static void pipe_close(struct transport *t)
 	p->rbuf = NULL;
 }
 
+static const struct transport_opt pipe_opts[] = {
+	{"in.fd", TRANSPORT_OPT_LONG, "0", -1, INT_MAX,
+	 "descriptor frames are read from (-1: none)"},
+	{"out.fd", TRANSPORT_OPT_LONG, "1", -1, INT_MAX,
+	 "descriptor frames are written to (-1: none)"},
+	{NULL},
+};
+
 const struct transport_ops transport_pipe = {
 	.name = "pipe",
 	.summary = "length-prefixed frames on stdin/stdout, no broker (pipes and filters)",
 	.caps = TRANSPORT_CAP_PUBLISH | TRANSPORT_CAP_CONSUME,
 	.priv_size = sizeof(struct pipe_priv),
+	.opts = pipe_opts,
 	.open = pipe_open,
 	.publish = pipe_publish,
 	.poll = pipe_poll,

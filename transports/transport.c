@@ -5,6 +5,7 @@
 #include "transport.h"
 #include "error.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -539,6 +540,44 @@ int transport_check_props(const struct transport_ops *ops, const struct sc_kv *p
 			return rc;
 	}
 	return 0;
+}
+
+static const struct transport_opt *
+transport_opt_entry(const struct transport_ops *ops, const char *key, enum transport_opt_type type)
+{
+	for (const struct transport_opt *o = ops->opts; o && o->key; o++)
+		if (strcmp(o->key, key) == 0) {
+			assert(o->type == type);
+			return o;
+		}
+	assert(!"transport option not in the backend's table");
+	return NULL;
+}
+
+int transport_opt_long(const struct transport_ops *ops, const struct transport_cfg *cfg,
+		       const char *key, long *out, struct sc_error *err)
+{
+	const struct transport_opt *o = transport_opt_entry(ops, key, TRANSPORT_OPT_LONG);
+	const char *v = transport_prop(cfg, key);
+
+	if (!v && o)
+		v = o->def;
+	if (!v || !o)
+		return 0;
+	return transport_parse_long(ops->name, key, v, o->min, o->max, out, err);
+}
+
+int transport_opt_bool(const struct transport_ops *ops, const struct transport_cfg *cfg,
+		       const char *key, bool *out, struct sc_error *err)
+{
+	const struct transport_opt *o = transport_opt_entry(ops, key, TRANSPORT_OPT_BOOL);
+	const char *v = transport_prop(cfg, key);
+
+	if (!v && o)
+		v = o->def;
+	if (!v || !o)
+		return 0;
+	return transport_parse_bool(ops->name, key, v, out, err);
 }
 
 void transport_opt_env(const struct transport_ops *ops, const struct transport_opt *o, char *buf,

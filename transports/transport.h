@@ -89,14 +89,9 @@ struct transport_cfg {
 	unsigned int inputs;	 /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
 	const char *external_topic; /* with SC_STREAM_EXTERNAL: the foreign topic to read */
 	size_t max_msg_bytes; /* larger messages are refused (publish) or dead-lettered (poll) */
-	int partitions;	      /* topic creation: partitions (Kafka), <= 0: backend default */
-	int replication;      /* topic creation: replication factor, <= 0: backend default */
-	int qos;	      /* MQTT QoS 0/1/2, < 0: default 1 */
-	int prefetch;	      /* AMQP basic.qos / MQTT receive maximum, <= 0: default */
-	int inflight;	      /* max unconfirmed publishes, <= 0: backend default */
-	bool quorum;	      /* AMQP: declare quorum queues */
-	int in_fd, out_fd;    /* pipe: file descriptors (default 0 and 1) */
-	const struct sc_kv *props; /* -X key=value, passed to the client library */
+	/* -X key=value: the backend's own options (its table) and, where the
+	 * table has "*", keys it passes on to its client library */
+	const struct sc_kv *props;
 	size_t nprops;
 	/* credentials beside the URI's user:password@ (see transport_password()) */
 	const char *password;	   /* overrides the URI's password; NULL: none */
@@ -111,6 +106,14 @@ struct transport_cfg {
  * The table ends with {.key = NULL}; an entry with key "*" says that other
  * keys are passed on (to the client library or a wrapped backend) rather than
  * refused.
+ *
+ * `flag` gives an option a top-level flag and variable as well (flag "qos":
+ * --qos=N and STREAMCTL_QOS set -X qos).  It exists for the options that
+ * were once shared settings, so the scripts and compose files that use those
+ * names keep working; several backends may give the same flag to options of
+ * their own, each with its own meaning, range and default.  A flag given to a
+ * backend whose table lacks it is an error; its variable is then ignored,
+ * like the variables of another role.
  */
 enum transport_opt_type { TRANSPORT_OPT_STR, TRANSPORT_OPT_LONG, TRANSPORT_OPT_BOOL };
 
@@ -120,6 +123,7 @@ struct transport_opt {
 	const char *def; /* default as text for help and --print-config; NULL: none */
 	long min, max;	 /* TRANSPORT_OPT_LONG */
 	const char *help;
+	const char *flag; /* also --<flag>=VALUE and STREAMCTL_<FLAG>; NULL: -X only */
 };
 
 /* ---- vtable ------------------------------------------------------------ */
@@ -204,6 +208,16 @@ void transport_close(struct transport *t);
  */
 int transport_check_props(const struct transport_ops *ops, const struct sc_kv *props, size_t nprops,
 			  struct sc_error *err);
+/*
+ * A backend's option value: -X key of cfg, else the default of its entry in
+ * ops->opts, parsed with the entry's range, so the table is the one place
+ * that holds them.  0 (*out set; left alone when there is neither) or
+ * -SC_EINVAL.  The key must be in the table (assert).
+ */
+int transport_opt_long(const struct transport_ops *ops, const struct transport_cfg *cfg,
+		       const char *key, long *out, struct sc_error *err);
+int transport_opt_bool(const struct transport_ops *ops, const struct transport_cfg *cfg,
+		       const char *key, bool *out, struct sc_error *err);
 /* The environment variable of a backend option: STREAMCTL_MQTT_KEEPALIVE. */
 void transport_opt_env(const struct transport_ops *ops, const struct transport_opt *o, char *buf,
 		       size_t size);

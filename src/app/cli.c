@@ -4,14 +4,18 @@
  * One table describes every option: its name, the roles that take it, its
  * type, where it lands in struct sc_config, its default and its help.  The
  * environment, getopt_long, the help text and --print-config are all driven
- * by that table, so they cannot disagree.
+ * by that table, so they cannot disagree.  A transport's own options come
+ * from its table in transports/ (struct transport_opt) the same way, flags
+ * such as --qos included: nothing here names a backend or its options.
  *
- * Map:  table - value parsing - environment - flags - help and printing
+ * Map:  table - value parsing - environment - backend options - flags -
+ *       help and printing
  */
 #include "cli.h"
 #include "config.h"
 #include "error.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -68,18 +72,6 @@ static const struct opt opts[] = {
 	 "stable id of this instance (MQTT session, Kafka client.id)"},
 	{"group", R_PROC | R_SINK | R_BENCH, T_STR, OFF(group), NULL, "NAME",
 	 "consumer group (default <namespace>.<role>)"},
-	{"partitions", R_TRANSPORT, T_LONG, OFF(partitions), "0", "N",
-	 "partitions of topics created (Kafka; 0: backend default)", false, 0, 100000},
-	{"replication-factor", R_TRANSPORT, T_LONG, OFF(replication), "0", "N",
-	 "replication factor of topics created (Kafka; 0: backend default)", false, 0, 100},
-	{"qos", R_TRANSPORT, T_LONG, OFF(qos), "1", "N", "MQTT quality of service: 0, 1 or 2",
-	 false, 0, 2},
-	{"prefetch", R_PROC | R_SINK | R_BENCH, T_LONG, OFF(prefetch), "0", "N",
-	 "unacknowledged deliveries a consumer may hold (AMQP, MQTT; 0: default)", false, 0, 65535},
-	{"inflight", R_TRANSPORT, T_LONG, OFF(inflight), "0", "N",
-	 "unconfirmed publishes in flight (0: backend default)", false, 0, 1000000},
-	{"quorum", R_TRANSPORT, T_BOOL, OFF(quorum), "false", "BOOL",
-	 "declare AMQP quorum queues (replicated)"},
 	{"max-msg-bytes", R_TRANSPORT, T_LONG, OFF(max_msg_bytes), "1048576", "N",
 	 "larger messages are refused or dead-lettered", false, 64, 256L * 1024 * 1024},
 	{"X", R_TRANSPORT, T_PROP, OFF(props), NULL, "KEY=VALUE",
@@ -146,6 +138,20 @@ static const struct {
 
 /* ---- value parsing ---------------------------------------------------- */
 
+/* 1/true/yes/on or 0/false/no/off: 0, or -1 for anything else. */
+static int parse_bool(const char *val, bool *out)
+{
+	if (!strcmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
+	    !strcasecmp(val, "on"))
+		*out = true;
+	else if (!strcmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no") ||
+		 !strcasecmp(val, "off"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
 static int parse_value(const struct opt *o, const char *val, const char *from,
 		       struct sc_config *cfg, struct sc_error *err)
 {
@@ -184,13 +190,7 @@ static int parse_value(const struct opt *o, const char *val, const char *from,
 	}
 	case T_BOOL:
 	case T_FLAG:
-		if (!strcmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
-		    !strcasecmp(val, "on"))
-			*(bool *)dst = true;
-		else if (!strcmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no") ||
-			 !strcasecmp(val, "off"))
-			*(bool *)dst = false;
-		else
+		if (parse_bool(val, (bool *)dst))
 			return sc_error_set(err, SC_EINVAL,
 					    "invalid value '%s' for %s: expected true or false",
 					    val, from);
@@ -217,14 +217,31 @@ static int parse_value(const struct opt *o, const char *val, const char *from,
 	return sc_error_set(err, SC_EINVAL, "internal: bad option type");
 }
 
-static void env_name(const struct opt *o, char *buf, size_t size)
+/* STREAMCTL_<NAME>, dashes as underscores: --stats-interval, STREAMCTL_STATS_INTERVAL. */
+static void env_name_of(const char *name, char *buf, size_t size)
 {
 	size_t i = 0;
 
 	i = (size_t)snprintf(buf, size, "STREAMCTL_");
-	for (const char *p = o->name; *p && i + 1 < size; p++)
+	for (const char *p = name; *p && i + 1 < size; p++)
 		buf[i++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
 	buf[i] = '\0';
+}
+
+static void env_name(const struct opt *o, char *buf, size_t size)
+{
+	env_name_of(o->name, buf, size);
+}
+
+static const char *env_value(char **envp, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *val = NULL;
+
+	for (char **e = envp; e && *e; e++)
+		if (!strncmp(*e, name, nl) && (*e)[nl] == '=')
+			val = *e + nl + 1;
+	return val;
 }
 
 static void set_defaults(struct sc_config *cfg, struct sc_error *err)
@@ -279,34 +296,175 @@ static int apply_env(char **envp, struct sc_config *cfg, struct sc_error *err)
 	return 0;
 }
 
+/* ---- backend options -------------------------------------------------- */
+
 /*
- * A backend's own options (its table in transports/<name>.c) may be set as
- * STREAMCTL_<BACKEND>_<KEY>; a -X of the same key wins.  Then every -X is
- * checked against the table: a mistyped key or value stops here with one line.
+ * The top-level flags of backend options (transport_opt.flag: --qos,
+ * --partitions, ...), gathered from every built-in backend's table, each
+ * name once.  Which backend's option a flag sets is known only when the
+ * transport is (--transport may come later, or from the environment), so
+ * the values wait here until apply_backend_opts().
  */
-static int apply_backend_opts(char **envp, struct sc_config *cfg, struct sc_error *err)
+#define MAX_BFLAGS 32
+
+struct bflag {
+	const char *name;	      /* without "--" */
+	enum transport_opt_type type; /* of its first table entry: has it a value? */
+	const char *value;	      /* from the command line; NULL: not given */
+};
+
+/*
+ * A backend flag must not shadow an option of the table above, and backends
+ * that share one must agree whether it takes a value (getopt has one entry):
+ * tables that break this are a programmer error, which test_cli's calls
+ * catch.
+ */
+static size_t bflags_collect(struct bflag *out)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; transport_backends[b]; b++)
+		for (const struct transport_opt *o = transport_backends[b]->opts; o && o->key;
+		     o++) {
+			bool seen = false;
+
+			if (!o->flag)
+				continue;
+			for (size_t i = 0; i < NOPTS; i++)
+				assert(strcmp(opts[i].name, o->flag) != 0);
+			for (size_t j = 0; j < n; j++)
+				if (!strcmp(out[j].name, o->flag)) {
+					assert((out[j].type == TRANSPORT_OPT_BOOL) ==
+					       (o->type == TRANSPORT_OPT_BOOL));
+					seen = true;
+				}
+			assert(seen || n < MAX_BFLAGS);
+			if (!seen && n < MAX_BFLAGS)
+				out[n++] = (struct bflag){o->flag, o->type, NULL};
+		}
+	return n;
+}
+
+static const struct transport_opt *opt_of_flag(const struct transport_ops *ops, const char *flag)
+{
+	for (const struct transport_opt *o = ops->opts; o && o->key; o++)
+		if (o->flag && !strcmp(o->flag, flag))
+			return o;
+	return NULL;
+}
+
+/*
+ * A value given by a flag or its variable (from: "--qos" or "STREAMCTL_QOS"),
+ * checked here so the message names what the user typed; booleans take the
+ * spellings every other flag takes (yes, on, ...) and pass on as true/false.
+ */
+static int check_flag_value(const struct transport_opt *o, const char **val, const char *from,
+			    struct sc_error *err)
+{
+	char *end;
+	long n;
+	bool b;
+
+	switch (o->type) {
+	case TRANSPORT_OPT_LONG:
+		errno = 0;
+		n = strtol(*val, &end, 10);
+		if (errno || end == *val || *end || n < o->min || n > o->max)
+			return sc_error_set(err, SC_EINVAL,
+					    "invalid value '%s' for %s: expected an integer in "
+					    "%ld..%ld",
+					    *val, from, o->min, o->max);
+		return 0;
+	case TRANSPORT_OPT_BOOL:
+		if (parse_bool(*val, &b))
+			return sc_error_set(err, SC_EINVAL,
+					    "invalid value '%s' for %s: expected true or false",
+					    *val, from);
+		*val = b ? "true" : "false";
+		return 0;
+	case TRANSPORT_OPT_STR: return 0;
+	}
+	return 0;
+}
+
+/* "mqtt" or "amqp, mqtt": the built-in backends that have a flag. */
+static void backends_with_flag(const char *flag, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t b = 0; transport_backends[b] && n < size; b++)
+		if (opt_of_flag(transport_backends[b], flag))
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
+					      transport_backends[b]->name);
+}
+
+/*
+ * The selected backend's options into cfg->props, as -X keys, from (highest
+ * first): -X on the command line; the option's flag (--qos); -X in
+ * STREAMCTL_X; STREAMCTL_<BACKEND>_<KEY>; the flag's variable
+ * (STREAMCTL_QOS).  A flag the backend has no option for stops here; the
+ * variable of one is ignored, so one environment can serve several
+ * transports' roles as it serves several roles.  Then every -X is checked
+ * against the table: a mistyped key or value stops here with one line.
+ * nenv: how many of cfg->props came from STREAMCTL_X.
+ */
+static int apply_backend_opts(char **envp, struct sc_config *cfg, const struct bflag *bf,
+			      size_t nbf, size_t nenv, struct sc_error *err)
 {
 	const struct transport_ops *ops = transport_find(cfg->transport, err);
-	char name[96];
+	char name[96], fenv[96], who[128];
 
 	if (!ops)
 		return -SC_EINVAL;
+	for (size_t j = 0; j < nbf; j++)
+		if (bf[j].value && !opt_of_flag(ops, bf[j].name)) {
+			backends_with_flag(bf[j].name, who, sizeof(who));
+			return sc_error_set(err, SC_EINVAL,
+					    "%s: option '--%s' does not apply to transport '%s' "
+					    "(only to %s)",
+					    cfg->role_name, bf[j].name, ops->name, who);
+		}
 	for (const struct transport_opt *o = ops->opts; o && o->key; o++) {
-		const char *val = NULL;
-		size_t nl;
-		bool given = false;
+		const char *val = NULL, *from = NULL;
+		bool on_cmdline = false, in_env = false;
+		int rc;
 
 		if (!strcmp(o->key, "*"))
 			continue;
-		transport_opt_env(ops, o, name, sizeof(name));
-		nl = strlen(name);
-		for (char **e = envp; e && *e; e++)
-			if (!strncmp(*e, name, nl) && (*e)[nl] == '=')
-				val = *e + nl + 1;
-		for (size_t k = 0; k < cfg->nprops; k++)
-			given = given || !strcmp(cfg->props[k].key, o->key);
-		if (!val || !*val || given)
+		for (size_t k = 0; k < cfg->nprops; k++) {
+			if (strcmp(cfg->props[k].key, o->key))
+				continue;
+			if (k < nenv)
+				in_env = true;
+			else
+				on_cmdline = true;
+		}
+		if (on_cmdline)
 			continue;
+		for (size_t j = 0; o->flag && j < nbf; j++)
+			if (!strcmp(bf[j].name, o->flag) && bf[j].value) {
+				snprintf(fenv, sizeof(fenv), "--%s", o->flag);
+				val = bf[j].value;
+				from = fenv;
+			}
+		if (!val && in_env)
+			continue;
+		if (!val) { /* an empty variable counts as unset */
+			transport_opt_env(ops, o, name, sizeof(name));
+			val = env_value(envp, name);
+			val = val && *val ? val : NULL;
+		}
+		if (!val && o->flag) {
+			env_name_of(o->flag, fenv, sizeof(fenv));
+			val = env_value(envp, fenv);
+			val = val && *val ? val : NULL;
+			from = fenv;
+		}
+		if (!val)
+			continue;
+		if (from && (rc = check_flag_value(o, &val, from, err)))
+			return rc;
 		if (cfg->nprops >= SC_MAX_PROPS)
 			return sc_error_set(err, SC_EINVAL, "too many -X properties (max %d)",
 					    SC_MAX_PROPS);
@@ -356,10 +514,11 @@ static int check_choices(const struct sc_config *cfg, struct sc_error *err)
 
 int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct sc_error *err)
 {
-	struct option lopts[NOPTS + 3];
+	struct option lopts[NOPTS + MAX_BFLAGS + 3];
+	struct bflag bf[MAX_BFLAGS];
 	const char *role_name;
 	char flag[80];
-	size_t n = 0;
+	size_t n = 0, nbf = bflags_collect(bf), nenv;
 	int c, rc;
 
 	set_defaults(cfg, err);
@@ -390,6 +549,7 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 	rc = apply_env(envp, cfg, err);
 	if (rc)
 		return rc;
+	nenv = cfg->nprops;
 
 	for (size_t i = 0; i < NOPTS; i++) {
 		if (opts[i].type == T_PROP || opts[i].env_only)
@@ -400,6 +560,11 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 		lopts[n].val = 1000 + (int)i;
 		n++;
 	}
+	for (size_t j = 0; j < nbf; j++) /* --quorum alone means --quorum=true */
+		lopts[n++] = (struct option){bf[j].name,
+					     bf[j].type == TRANSPORT_OPT_BOOL ? optional_argument
+									      : required_argument,
+					     NULL, 2000 + (int)j};
 	lopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	lopts[n++] = (struct option){"version", no_argument, NULL, 'V'};
 	lopts[n] = (struct option){NULL, 0, NULL, 0};
@@ -427,6 +592,14 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 		if (c == ':')
 			return sc_error_set(err, SC_EINVAL, "%s: option '%s' needs a value",
 					    role_name, argv[optind - 1]);
+		if (c >= 2000) {
+			if (!(cfg->role & R_TRANSPORT))
+				return sc_error_set(err, SC_EINVAL,
+						    "%s: option '--%s' does not apply here",
+						    role_name, bf[c - 2000].name);
+			bf[c - 2000].value = optarg ? optarg : "true";
+			continue;
+		}
 		if (c == 'X') {
 			o = NULL;
 			for (size_t i = 0; i < NOPTS; i++)
@@ -448,7 +621,7 @@ int cli_parse(int argc, char **argv, char **envp, struct sc_config *cfg, struct 
 				    argv[optind]);
 	rc = check_choices(cfg, err);
 	if (!rc && (cfg->role & R_TRANSPORT))
-		rc = apply_backend_opts(envp, cfg, err);
+		rc = apply_backend_opts(envp, cfg, bf, nbf, nenv, err);
 	if (rc)
 		return rc;
 	if (cfg->print_config) {
@@ -537,7 +710,18 @@ void cli_usage(FILE *out, const char *role)
 			if (o->def)
 				fprintf(out, " [%s]", o->def);
 			transport_opt_env(ops, o, env, sizeof(env));
-			fprintf(out, "\n  %-28s env %s\n", "", env);
+			fprintf(out, "\n  %-28s env %s", "", env);
+			if (o->flag) {
+				char fenv[96];
+
+				env_name_of(o->flag, fenv, sizeof(fenv));
+				fprintf(out, "; also --%s%s, env %s", o->flag,
+					o->type == TRANSPORT_OPT_BOOL	? "[=BOOL]"
+					: o->type == TRANSPORT_OPT_LONG ? "=N"
+									: "=VALUE",
+					fenv);
+			}
+			fputc('\n', out);
 		}
 	}
 }
@@ -611,7 +795,9 @@ void cli_print_config(FILE *out, const struct sc_config *cfg)
 
 void cli_print_env_names(FILE *out)
 {
-	char env[64];
+	struct bflag bf[MAX_BFLAGS];
+	size_t nbf = bflags_collect(bf);
+	char env[96];
 
 	for (size_t i = 0; i < NOPTS; i++) {
 		if (opts[i].type == T_FLAG)
@@ -629,4 +815,8 @@ void cli_print_env_names(FILE *out)
 			transport_opt_env(transport_backends[b], o, benv, sizeof(benv));
 			fprintf(out, "%s\n", benv);
 		}
+	for (size_t j = 0; j < nbf; j++) {
+		env_name_of(bf[j].name, env, sizeof(env));
+		fprintf(out, "%s\n", env);
+	}
 }

@@ -3,7 +3,9 @@
  *
  * Filled by cli_parse() from, in increasing priority: built-in defaults,
  * STREAMCTL_* environment variables (STREAMCTL_<OPTION> with dashes as
- * underscores, e.g. STREAMCTL_REPLICATION_FACTOR), and command-line flags.
+ * underscores, e.g. STREAMCTL_STATS_INTERVAL), and command-line flags.  A
+ * backend's own options (its table in transports/) land in props as -X
+ * keys, whichever way they were given.
  * Strings point into argv, the environment or the config's own storage and
  * live as long as the process.
  */
@@ -37,12 +39,6 @@ struct sc_config {
 	const char *ns;
 	const char *client_id;
 	const char *group;
-	long partitions;
-	long replication;
-	long qos;
-	long prefetch;
-	long inflight;
-	bool quorum;
 	long max_msg_bytes;
 	struct sc_kv props[SC_MAX_PROPS];
 	size_t nprops;

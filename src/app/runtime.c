@@ -74,14 +74,6 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->inputs = inputs;
 	tc->external_topic = cfg->topic;
 	tc->max_msg_bytes = (size_t)cfg->max_msg_bytes;
-	tc->partitions = (int)cfg->partitions;
-	tc->replication = (int)cfg->replication;
-	tc->qos = (int)cfg->qos;
-	tc->prefetch = (int)cfg->prefetch;
-	tc->inflight = (int)cfg->inflight;
-	tc->quorum = cfg->quorum;
-	tc->in_fd = 0;
-	tc->out_fd = 1;
 	tc->props = cfg->props;
 	tc->nprops = cfg->nprops;
 	tc->password = cfg->broker_password;

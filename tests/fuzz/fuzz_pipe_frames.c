@@ -114,7 +114,10 @@ static int drain(struct transport *t, struct feed *f, bool writer_open)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t chunks[8] = {1, 2, 3, 7, 8, 9, 4096, 65536};
-	struct transport_cfg cfg = {.ns = "fuzz", .role = "process", .out_fd = -1};
+	struct transport_cfg cfg = {.ns = "fuzz", .role = "process"};
+	/* -X in.fd is set below, once the pipe exists */
+	static char in_fd[16];
+	struct sc_kv fds_kv[] = {{"in.fd", in_fd}, {"out.fd", "-1"}};
 	struct sc_error err = {0};
 	struct transport *t = NULL;
 	struct feed f;
@@ -137,7 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fcntl(fds[1], F_SETFL, O_NONBLOCK))
 		abort();
 	cfg.inputs = SC_STREAM_BIT(SC_STREAM_RAW_CPU) | SC_STREAM_BIT(SC_STREAM_RAW_SENSOR);
-	cfg.in_fd = fds[0];
+	snprintf(in_fd, sizeof(in_fd), "%d", fds[0]);
+	cfg.props = fds_kv;
+	cfg.nprops = 2;
 	if (transport_open("pipe", &cfg, &t, &err))
 		fail("cannot open the pipe transport", &f, err.msg);
 

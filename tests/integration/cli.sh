@@ -39,6 +39,15 @@ lines=$("$SC" process --transport=mqtt -X kepalive=9 2>&1 | wc -l)
 check_eq "a mistyped backend option is one line plus the hint" 2 "$lines"
 check_exit 64 "a bad backend option value exits 64" env STREAMCTL_AMQP_HEARTBEAT=nope "$SC" sink --transport=amqp
 check_grep "the bad value is named" "amqp: -X heartbeat=nope: expected an integer from 0 to 3600" "$WORK/last.out"
+# The flags that were shared settings come from the backends' tables too
+# (transport_opt.flag): each sets the selected transport's own option.
+check "a shared flag sets the backend's option" sh -c "'$SC' sink --transport=amqp --prefetch=50 --quorum --print-config | grep -q '^STREAMCTL_AMQP_PREFETCH=50$' && '$SC' sink --transport=amqp --quorum --print-config | grep -q '^STREAMCTL_AMQP_QUORUM=true$'"
+check "the same flag, another backend's option" sh -c "'$SC' generate --transport=amqp --inflight=9 --print-config | grep -q '^STREAMCTL_AMQP_CONFIRM_WINDOW=9$' && '$SC' generate --transport=mqtt --inflight=9 --print-config | grep -q '^STREAMCTL_MQTT_INFLIGHT=9$'"
+check "a shared flag's variable sets the backend's option" sh -c "STREAMCTL_PARTITIONS=6 STREAMCTL_REPLICATION_FACTOR=3 '$SC' process --transport=kafka --print-config | grep -q '^STREAMCTL_KAFKA_REPLICATION_FACTOR=3$'"
+check "role --help lists a shared flag with its backend option" sh -c "'$SC' generate --help | grep -q 'also --qos=N, env STREAMCTL_QOS'"
+check_exit 64 "a flag the transport does not have exits 64" "$SC" generate --transport=kafka --qos=1
+check_grep "the flag and the transport are named" "generate: option '--qos' does not apply to transport 'kafka' .only to mqtt." "$WORK/last.out"
+check "the variable of a flag the transport lacks is ignored" env STREAMCTL_QOS=1 "$SC" process --transport=kafka --print-config
 # Only the tests use jansson (to check the codecs against a reference parser):
 # neither the binary nor its link line (which --as-needed may hide) names it.
 root=$(cd "$(dirname "$0")/../.." && pwd)

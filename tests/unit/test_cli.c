@@ -64,8 +64,7 @@ Test(cli, environment_sets_options_and_flags_win)
 	cr_assert_eq(PARSE(env, "process", "--namespace=flagns"), 0, "%s", err.msg);
 	cr_assert_str_eq(cfg.transport, "amqp");
 	cr_assert_str_eq(cfg.ns, "flagns");
-	cr_assert_eq(cfg.replication, 3);
-	cr_assert_eq(cfg.nprops, 2);
+	cr_assert_eq(cfg.nprops, 2); /* amqp has no replication factor: its variable is ignored */
 	cr_assert_str_eq(cfg.props[1].key, "tls.ca");
 	cr_assert_str_eq(cfg.props[1].value, "x,y");
 }
@@ -130,7 +129,8 @@ Test(cli, rejects_bad_numbers)
 	cr_assert_lt(PARSE(NULL, "generate", "--count=12x"), 0);
 	cr_assert(strstr(err.msg, "--count"), "%s", err.msg);
 	cr_assert_lt(PARSE(NULL, "generate", "--rate=-3"), 0);
-	cr_assert_lt(PARSE(NULL, "generate", "--qos=3"), 0);
+	cr_assert_lt(PARSE(NULL, "generate", "--transport=mqtt", "--qos=3"), 0);
+	cr_assert(strstr(err.msg, "invalid value '3' for --qos"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "0..2"), "%s", err.msg);
 }
 
@@ -242,4 +242,159 @@ Test(cli, static_member_id_is_the_client_id_given)
 		     0, "%s", err.msg);
 	runtime_transport_cfg(&cfg, 1, &tc);
 	cr_assert_null(tc.instance_id, "an empty -X group.instance.id turns it off");
+}
+
+/* The value of -X key in cfg.props, the last one given (as the backends read it). */
+static const char *prop(const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < cfg.nprops; i++)
+		if (!strcmp(cfg.props[i].key, key))
+			v = cfg.props[i].value;
+	return v;
+}
+
+static const char *print_config(char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	cr_assert_not_null(f);
+	cli_print_config(f, &cfg);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * The flags that were shared settings (--qos, --partitions, ...) now come
+ * from the backends' tables (transport_opt.flag) and set that backend's own
+ * -X key; several backends may take one flag, each as its own option.
+ */
+Test(cli, flag_aliases_set_the_selected_backends_option)
+{
+	cr_assert_eq(PARSE(NULL, "generate", "--qos=0", "--inflight=7", "--transport=mqtt"), 0,
+		     "%s", err.msg);
+	cr_assert_str_eq(prop("qos"), "0");
+	cr_assert_str_eq(prop("inflight"), "7");
+	cr_assert_eq(PARSE(NULL, "sink", "--transport=kafka", "--partitions=6",
+			   "--replication-factor=3", "--inflight=500"),
+		     0, "%s", err.msg);
+	cr_assert_str_eq(prop("partitions"), "6");
+	cr_assert_str_eq(prop("replication.factor"), "3");
+	cr_assert_str_eq(prop("inflight"), "500");
+	/* the same flags, another backend's keys */
+	cr_assert_eq(PARSE(NULL, "process", "--transport=amqp", "--prefetch=50", "--inflight=9",
+			   "--quorum"),
+		     0, "%s", err.msg);
+	cr_assert_str_eq(prop("prefetch"), "50");
+	cr_assert_str_eq(prop("confirm.window"), "9");
+	cr_assert_str_eq(prop("quorum"), "true");
+	cr_assert_eq(PARSE(NULL, "process", "--transport=amqp", "--quorum=no"), 0, "%s", err.msg);
+	cr_assert_str_eq(prop("quorum"), "false");
+	cr_assert_eq(PARSE(NULL, "process", "--transport=mqtt", "--prefetch=20"), 0, "%s", err.msg);
+	cr_assert_str_eq(prop("prefetch"), "20");
+}
+
+Test(cli, an_explicit_x_key_wins_over_its_flag_and_the_flag_over_the_environment)
+{
+	char *env[] = {"STREAMCTL_QOS=2", "STREAMCTL_MQTT_INFLIGHT=11", "STREAMCTL_INFLIGHT=12",
+		       "STREAMCTL_X=prefetch=30", NULL};
+
+	cr_assert_eq(PARSE(env, "process", "--transport=mqtt", "--qos=1", "-X", "qos=0"), 0, "%s",
+		     err.msg);
+	cr_assert_str_eq(prop("qos"), "0");
+	cr_assert_eq(PARSE(env, "process", "--transport=mqtt", "--qos=1", "--prefetch=31"), 0, "%s",
+		     err.msg);
+	cr_assert_str_eq(prop("qos"), "1");
+	cr_assert_str_eq(prop("inflight"), "11"); /* STREAMCTL_MQTT_* before STREAMCTL_INFLIGHT */
+	cr_assert_str_eq(prop("prefetch"), "31"); /* a flag wins over STREAMCTL_X */
+	cr_assert_eq(PARSE(env, "process", "--transport=mqtt"), 0, "%s", err.msg);
+	cr_assert_str_eq(prop("qos"), "2");
+	cr_assert_str_eq(prop("prefetch"), "30");
+}
+
+Test(cli, a_flag_the_transport_lacks_is_one_clear_error)
+{
+	cr_assert_eq(PARSE(NULL, "generate", "--transport=kafka", "--qos=1"), -SC_EINVAL);
+	cr_assert_str_eq(err.msg,
+			 "generate: option '--qos' does not apply to transport 'kafka' (only to "
+			 "mqtt)");
+	cr_assert_eq(PARSE(NULL, "sink", "--quorum", "--transport=mqtt"), -SC_EINVAL);
+	cr_assert(strstr(err.msg, "'--quorum' does not apply to transport 'mqtt' (only to amqp)"),
+		  "%s", err.msg);
+	cr_assert_eq(PARSE(NULL, "generate", "--partitions=3"), -SC_EINVAL); /* the pipe */
+	cr_assert(strstr(err.msg, "transport 'pipe'"), "%s", err.msg);
+	cr_assert_eq(PARSE(NULL, "verify", "--db=x.db", "--qos=1"), -SC_EINVAL);
+	cr_assert(strstr(err.msg, "'--qos' does not apply here"), "%s", err.msg);
+	cr_assert_eq(PARSE(NULL, "process", "--transport=amqp", "--quorum=maybe"), -SC_EINVAL);
+	cr_assert(strstr(err.msg, "invalid value 'maybe' for --quorum"), "%s", err.msg);
+}
+
+/* One environment may serve roles of several transports: like another role's variables. */
+Test(cli, a_flag_variable_the_transport_lacks_is_ignored)
+{
+	char *env[] = {"STREAMCTL_QOS=1", "STREAMCTL_PARTITIONS=6", "STREAMCTL_QUORUM=yes", NULL};
+	char *bad[] = {"STREAMCTL_QOS=high", NULL};
+
+	cr_assert_eq(PARSE(env, "process", "--transport=kafka"), 0, "%s", err.msg);
+	cr_assert_str_eq(prop("partitions"), "6");
+	cr_assert_null(prop("qos"));
+	cr_assert_null(prop("quorum"));
+	cr_assert_eq(PARSE(env, "process", "--transport=amqp"), 0, "%s", err.msg);
+	cr_assert_str_eq(prop("quorum"), "true");
+	cr_assert_null(prop("partitions"));
+	cr_assert_eq(PARSE(bad, "process", "--transport=mqtt"), -SC_EINVAL);
+	cr_assert(strstr(err.msg, "for STREAMCTL_QOS"), "%s", err.msg);
+}
+
+Test(cli, print_config_shows_the_backend_options_the_flags_set)
+{
+	char buf[8192];
+
+	cr_assert_eq(PARSE(NULL, "generate", "--transport=kafka", "--partitions=6"), 0, "%s",
+		     err.msg);
+	print_config(buf, sizeof(buf));
+	cr_assert(strstr(buf, "\nSTREAMCTL_KAFKA_PARTITIONS=6\n"), "%s", buf);
+	cr_assert(strstr(buf, "\nSTREAMCTL_KAFKA_REPLICATION_FACTOR=1\n"), "%s", buf);
+	cr_assert_null(strstr(buf, "STREAMCTL_QOS"), "%s", buf);
+	cr_assert_eq(PARSE(NULL, "sink", "--transport=mqtt"), 0, "%s", err.msg);
+	print_config(buf, sizeof(buf));
+	cr_assert(strstr(buf, "\nSTREAMCTL_MQTT_QOS=1\n"), "%s", buf);
+	cr_assert(strstr(buf, "\nSTREAMCTL_MQTT_PREFETCH=100\n"), "%s", buf);
+	cr_assert_eq(PARSE(NULL, "sink", "--transport=amqp", "--quorum", "--prefetch=7"), 0, "%s",
+		     err.msg);
+	print_config(buf, sizeof(buf));
+	cr_assert(strstr(buf, "\nSTREAMCTL_AMQP_QUORUM=true\n"), "%s", buf);
+	cr_assert(strstr(buf, "\nSTREAMCTL_AMQP_PREFETCH=7\n"), "%s", buf);
+	cr_assert(strstr(buf, "\nSTREAMCTL_AMQP_CONFIRM_WINDOW=1000\n"), "%s", buf);
+}
+
+Test(cli, help_and_variable_names_list_the_flags_with_their_backends)
+{
+	char buf[65536];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	cli_usage(f, "process");
+	fclose(f);
+	cr_assert(strstr(buf, "-X qos=N"), "%s", buf);
+	cr_assert(strstr(buf, "also --qos=N, env STREAMCTL_QOS"), "%s", buf);
+	cr_assert(strstr(buf, "also --quorum[=BOOL], env STREAMCTL_QUORUM"), "%s", buf);
+	cr_assert(
+		strstr(buf, "env STREAMCTL_KAFKA_REPLICATION_FACTOR; also --replication-factor=N"),
+		"%s", buf);
+	cr_assert(strstr(buf, "-X out.fd=N"), "%s", buf);
+	f = fmemopen(buf, sizeof(buf), "w");
+	cli_print_env_names(f);
+	fclose(f);
+	for (const char *const *v =
+		     (const char *const[]){"STREAMCTL_QOS", "STREAMCTL_PARTITIONS",
+					   "STREAMCTL_REPLICATION_FACTOR", "STREAMCTL_PREFETCH",
+					   "STREAMCTL_INFLIGHT", "STREAMCTL_QUORUM",
+					   "STREAMCTL_PIPE_IN_FD", NULL};
+	     *v; v++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "\n%s\n", *v);
+		cr_assert(strstr(buf, line), "%s missing", *v);
+	}
 }

@@ -28,6 +28,7 @@
 #include "error.h"
 #include "record.h"
 #include "transport.h"
+#include "test_opts.h"
 
 /* ---- backends ------------------------------------------------------------------ */
 
@@ -92,12 +93,13 @@ static struct transport_cfg base_cfg(const struct backend *b, const char *role)
 	c.broker = b->broker;
 	c.ns = ns;
 	c.role = role;
-	c.qos = -1;
-	c.in_fd = -1;
-	c.out_fd = -1;
 	if (strcmp(b->name, "mqtt") == 0) {
 		c.props = mqtt_props;
 		c.nprops = 1;
+	}
+	if (strcmp(b->name, "pipe") == 0) {
+		test_opt(&c, "in.fd", -1);
+		test_opt(&c, "out.fd", -1);
 	}
 	return c;
 }
@@ -116,7 +118,8 @@ static struct transport *producer(const struct backend *b, int slot, size_t max)
 {
 	struct transport_cfg c = base_cfg(b, "generate");
 
-	c.out_fd = pipes[slot][1];
+	if (strcmp(b->name, "pipe") == 0)
+		test_opt(&c, "out.fd", pipes[slot][1]);
 	c.max_msg_bytes = max;
 	return open_ok(b, &c);
 }
@@ -134,7 +137,8 @@ static struct transport *consumer(const struct backend *b, int slot, enum sc_str
 	c.client_id = cid;
 	c.group = cid;
 	c.inputs = SC_STREAM_BIT(stream);
-	c.in_fd = pipes[slot][0];
+	if (strcmp(b->name, "pipe") == 0)
+		test_opt(&c, "in.fd", pipes[slot][0]);
 	c.max_msg_bytes = max;
 	return open_ok(b, &c);
 }

@@ -22,6 +22,7 @@
 #include "record.h"
 #include "runtime.h"
 #include "transport.h"
+#include "test_opts.h"
 
 /* A push as the app sends it: orientation, barometer, microphone, location. */
 #define PUSH_FMT                                                                                   \
@@ -48,6 +49,7 @@
 
 struct fixture {
 	int rfd; /* read end of the pipe the transport writes to */
+	int wfd; /* its write end, the transport's -X out.fd */
 	struct transport *t;
 	struct run_stats *stats;
 	struct http_ingest *h;
@@ -72,10 +74,11 @@ static void fixture_open(long long count, size_t max_body)
 	cr_assert_eq(pipe(fds), 0);
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	fx.rfd = fds[0];
+	fx.wfd = fds[1];
 	memset(&tc, 0, sizeof(tc));
 	tc.role = "generate";
-	tc.in_fd = -1;
-	tc.out_fd = fds[1];
+	test_opt(&tc, "in.fd", -1);
+	test_opt(&tc, "out.fd", fds[1]);
 	cr_assert_eq(transport_open("pipe", &tc, &fx.t, &err), 0, "%s", err.msg);
 	fx.stats = calloc(1, sizeof(*fx.stats));
 	cr_assert_not_null(fx.stats);
@@ -93,7 +96,7 @@ static void teardown(void)
 {
 	http_ingest_free(fx.h);
 	if (fx.t)
-		close(fx.t->cfg.out_fd);
+		close(fx.wfd);
 	transport_close(fx.t);
 	if (fx.rfd >= 0)
 		close(fx.rfd);

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "transport.h"
+#include "test_opts.h"
 
 static struct sc_error err;
 
@@ -110,17 +111,16 @@ struct pipe_pair {
 
 static void open_pair(struct pipe_pair *pp, size_t max)
 {
-	struct transport_cfg wc = {
-		.ns = "t", .role = "generate", .in_fd = -1, .max_msg_bytes = max};
-	struct transport_cfg rc;
+	struct transport_cfg wc = {.ns = "t", .role = "generate", .max_msg_bytes = max};
+	struct transport_cfg rc = wc;
 
 	cr_assert_eq(pipe(pp->fds), 0);
-	wc.out_fd = pp->fds[1];
-	rc = wc;
+	test_opt(&wc, "in.fd", -1);
+	test_opt(&wc, "out.fd", pp->fds[1]);
 	rc.role = "process";
 	rc.inputs = SC_STREAM_BIT(SC_STREAM_RAW_CPU);
-	rc.in_fd = pp->fds[0];
-	rc.out_fd = -1;
+	test_opt(&rc, "in.fd", pp->fds[0]);
+	test_opt(&rc, "out.fd", -1);
 	cr_assert_eq(transport_open("pipe", &wc, &pp->w, &err), 0, "%s", err.msg);
 	cr_assert_eq(transport_open("pipe", &rc, &pp->r, &err), 0, "%s", err.msg);
 }
@@ -263,7 +263,7 @@ Test(transport_pipe, write_to_closed_reader_is_a_clear_error)
 /* Callers may pass no error detail: a failure is still a code, not a crash. */
 Test(transport_wrappers, accept_a_null_error)
 {
-	struct transport_cfg cfg = {.ns = "t", .role = "generate", .in_fd = -1, .out_fd = -1};
+	struct transport_cfg cfg = {.ns = "t", .role = "generate"};
 	struct sc_msg m = {.stream = SC_STREAM_RAW_CPU, .payload = "x", .len = 1};
 	struct transport *t = (struct transport *)0x1;
 	struct pipe_pair pp;

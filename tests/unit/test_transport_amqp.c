@@ -29,6 +29,7 @@
 
 #include "error.h"
 #include "transport.h"
+#include "test_opts.h"
 
 /* The binary's signal handling is not linked into unit tests. */
 __attribute__((weak)) bool sc_stop_requested(void)
@@ -53,7 +54,6 @@ static struct transport_cfg cfg_for(unsigned int inputs)
 	c.role = "test";
 	c.client_id = "test_transport_amqp";
 	c.inputs = inputs;
-	c.qos = -1;
 	return c;
 }
 
@@ -496,7 +496,7 @@ Test(transport_amqp, two_consumers_on_one_stream_share_its_messages)
 	int got1 = 0, got2 = 0, idle = 0;
 
 	c = cfg_for(SC_STREAM_BIT(SC_STREAM_RAW_SENSOR));
-	c.prefetch = 5;
+	test_opt(&c, "prefetch", 5);
 	q1 = open_ok(&c);
 	q2 = open_ok(&c);
 	publish_n(p, SC_STREAM_RAW_SENSOR, 200);
@@ -536,7 +536,7 @@ Test(transport_amqp, lag_counts_messages_ready_in_the_consumed_queues)
 	publish_n(p, SC_STREAM_PROC_CPU, 30);
 	flush_ok(p);
 	c = cfg_for(SC_STREAM_BIT(SC_STREAM_PROC_CPU));
-	c.prefetch = 1;
+	test_opt(&c, "prefetch", 1);
 	q = open_ok(&c);
 	cr_assert_eq(transport_poll(q, &m, 5000, &err), 1, "%s", err.msg);
 	cr_assert_eq(transport_lag(q), 29, "one of 30 is delivered, 29 are ready");
@@ -555,7 +555,7 @@ Test(transport_amqp, lag_queries_between_polls_lose_no_delivery)
 	publish_n(p, SC_STREAM_RAW_CPU, 90);
 	flush_ok(p);
 	c = cfg_for(SC_STREAM_BIT(SC_STREAM_RAW_CPU));
-	c.prefetch = 50;
+	test_opt(&c, "prefetch", 50);
 	q = open_ok(&c);
 	for (int round = 0; round < 3; round++) {
 		cr_assert_eq(consume(q, 30, true, record, &seen), 30);
@@ -725,7 +725,7 @@ Test(transport_amqp, a_queue_of_another_type_is_refused_clearly)
 	struct sc_error err = {0};
 
 	transport_close(q);
-	c.quorum = true;
+	test_opt(&c, "quorum", 1);
 	cr_assert_eq(transport_open("amqp", &c, &t, &err), -SC_EINVAL, "%s", err.msg);
 	cr_assert(strstr(err.msg, "x-queue-type"), "%s", err.msg);
 }
@@ -735,13 +735,13 @@ Test(transport_amqp, quorum_queues_carry_messages_too)
 	struct transport_cfg c = cfg_for(0);
 	struct transport *p, *q;
 
-	c.quorum = true;
+	test_opt(&c, "quorum", 1);
 	p = open_ok(&c);
 	publish_n(p, SC_STREAM_RAW_CPU, 20);
 	flush_ok(p);
 	transport_close(p);
 	c = cfg_for(SC_STREAM_BIT(SC_STREAM_RAW_CPU));
-	c.quorum = true;
+	test_opt(&c, "quorum", 1);
 	q = open_ok(&c);
 	cr_assert_eq(consume(q, 20, true, NULL, NULL), 20);
 	expect_nothing_more(q);
@@ -808,7 +808,7 @@ Test(transport_amqp, consumer_survives_connection_loss_and_gets_unacked_again)
 	snprintf(uri, sizeof(uri), "amqp://guest:guest@127.0.0.1:%d/", r.port);
 	c = cfg_for(SC_STREAM_BIT(SC_STREAM_RAW_CPU));
 	c.broker = uri;
-	c.prefetch = 10;
+	test_opt(&c, "prefetch", 10);
 	q = open_ok(&c);
 	got = consume(q, 40, true, record, &seen);
 	cr_assert_eq(got, 40);

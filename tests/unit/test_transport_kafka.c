@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "transport.h"
+#include "test_opts.h"
 
 #define BROKER "127.0.0.1:9092"
 #define MAXMSG 400
@@ -55,7 +56,8 @@ static struct transport_cfg cfg_for(const char *ns, unsigned int inputs, int par
 	c.role = "test";
 	c.client_id = "kafka-test";
 	c.inputs = inputs;
-	c.partitions = partitions;
+	if (partitions > 0)
+		test_opt(&c, "partitions", partitions);
 	return c;
 }
 

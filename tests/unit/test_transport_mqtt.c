@@ -7,6 +7,7 @@
 #include "mqtt_internal.h" /* struct mqtt_rx: the size of a received message's copy */
 #include "record.h"
 #include "transport.h"
+#include "test_opts.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -89,7 +90,6 @@ static struct transport_cfg base_cfg(const char *role)
 	c.broker = URI;
 	c.ns = ns;
 	c.role = role;
-	c.qos = -1;
 	c.props = short_session;
 	c.nprops = 1;
 	return c;
@@ -110,7 +110,8 @@ static struct transport *producer(int qos)
 {
 	struct transport_cfg c = base_cfg("generate");
 
-	c.qos = qos;
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
 	return open_ok(&c);
 }
 
@@ -124,8 +125,10 @@ static struct transport *consumer(const char *id, unsigned int inputs, int qos, 
 	snprintf(cid, sizeof(ids[0]), "%s-%s", ns, id); /* client ids are broker-wide */
 	c.client_id = cid;
 	c.inputs = inputs;
-	c.qos = qos;
-	c.prefetch = prefetch;
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
+	if (prefetch > 0)
+		test_opt(&c, "prefetch", prefetch);
 	return open_ok(&c);
 }
 
@@ -595,7 +598,7 @@ static struct child spawn_publisher(enum sc_stream s, const char *tag, int n)
 		close(fds[1]);
 		if (read(fds[0], &b, 1) != 1)
 			_exit(2);
-		cfg.qos = 1;
+		test_opt(&cfg, "qos", 1);
 		if (transport_open("mqtt", &cfg, &t, &err))
 			_exit(3);
 		for (int i = 0; i < n; i++) {

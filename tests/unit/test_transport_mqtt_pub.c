@@ -6,6 +6,7 @@
 #include "error.h"
 #include "record.h"
 #include "transport.h"
+#include "test_opts.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -57,12 +58,15 @@ static struct transport *open_mqtt(const char *role, const char *id, unsigned in
 	c.broker = URI;
 	c.ns = ns;
 	c.role = role;
-	c.qos = qos;
-	c.inflight = inflight;
-	c.prefetch = prefetch;
 	c.inputs = inputs;
 	c.props = short_session;
 	c.nprops = 1;
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
+	if (inflight > 0)
+		test_opt(&c, "inflight", inflight);
+	if (prefetch > 0)
+		test_opt(&c, "prefetch", prefetch);
 	if (id) {
 		char *cid = ids[next++ % 4];
 		snprintf(cid, sizeof(ids[0]), "%s-%s", ns, id); /* client ids are broker-wide */

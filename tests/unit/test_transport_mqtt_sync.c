@@ -9,6 +9,7 @@
 #include "error.h"
 #include "record.h"
 #include "transport.h"
+#include "test_opts.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -72,13 +73,14 @@ static struct transport *open_on(const char *uri, const char *role, const char *
 	c.broker = uri;
 	c.ns = ns;
 	c.role = role;
-	c.qos = qos;
-	c.prefetch = 1000;
 	c.inputs = inputs;
 	kv[0] = (struct sc_kv){"session.expiry", "120"};
 	kv[1] = (struct sc_kv){"keepalive", keepalive ? keepalive : "30"};
 	c.props = kv;
 	c.nprops = 2;
+	if (qos >= 0)
+		test_opt(&c, "qos", qos);
+	test_opt(&c, "prefetch", 1000);
 	if (id) {
 		char *cid = ids[next % 4];
 		snprintf(cid, sizeof(ids[0]), "%s-%s", ns, id); /* client ids are broker-wide */

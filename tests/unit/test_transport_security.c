@@ -36,7 +36,6 @@ static struct transport_cfg producer_cfg(const char *broker)
 	c.broker = broker;
 	c.ns = "sectest";
 	c.role = "generate";
-	c.qos = -1;
 	return c;
 }
 
