@@ -32,8 +32,8 @@
  * Publishing.  MQTTAsync_sendMessage() with per-message success/failure
  * callbacks; at most `window` messages are unconfirmed (PUBACK/PUBCOMP, or for
  * QoS 0 written to the socket).  publish() waits while the window is full:
- * that is the backpressure.  window = min(cfg->inflight (100), the broker's
- * Receive Maximum) and paho's maxInflight = cfg->inflight, so paho never has a
+ * that is the backpressure.  window = min(-X inflight (100), the broker's
+ * Receive Maximum) and paho's maxInflight = -X inflight, so paho never has a
  * publish it must hold back for a full in-flight window: paho 1.3's send
  * thread would then sleep up to 1 s (paho.mqtt.c PR #1457).  It can sleep
  * that second with a publish queued anyway (a signal given before it waits
@@ -94,7 +94,7 @@
  * queued or polled but not safe is lost when the process is killed; on
  * SIGINT/SIGTERM the runtime drains the queue for up to 10 s).
  * messageArrived copies the message into a bounded queue (capacity
- * cfg->prefetch, default 100, also sent as MQTT 5 Receive Maximum) and, while
+ * -X prefetch, default 100, also sent as MQTT 5 Receive Maximum) and, while
  * the queue is full, blocks paho's receive thread: paho then reads nothing
  * more from the socket, and what it has not read is not acknowledged, so the
  * broker keeps it in the persistent session.  paho 1.3 calls messageArrived
