@@ -474,9 +474,16 @@ def goals():
     mn = f"{int(mp[0]['count']):,} records of ~{mp[0]['size']} B" if mp else "?"
     row("MQTT QoS 0 publish: ≥ mosquitto_pub", f"{mn}, QoS 0, no subscriber",
         pair_ratio("mqtt-publisher.csv", "mosquitto_pub", "qos=0"), 1.0)
-    row("MQTT QoS 1 publish (not a stated goal; the QoS 0 bar applied)",
+    row("MQTT QoS 1 publish: ≥ 0.5× mosquitto_pub (issue 16)",
         f"{mn}, QoS 1, inflight 20, no subscriber; mosquitto_pub's figure in doubt (section 6)",
-        pair_ratio("mqtt-publisher.csv", "mosquitto_pub", "qos=1"), 1.0)
+        pair_ratio("mqtt-publisher.csv", "mosquitto_pub", "qos=1"), 0.5)
+    cpu = [float(r["cpu_per_msg_us"]) for r in mp or [] if r["tool"] == "streamctl"
+           and "qos=1" in r["settings"] and measured(r) and r["cpu_per_msg_us"]]
+    if cpu:
+        out.append(f"| MQTT QoS 1 publish: ≤ 10 µs CPU per message (issue 16) | {mn}, QoS 1, "
+                   f"inflight 20; user + system time of the whole process, making the records "
+                   f"included | {med(cpu):.1f} µs ({min(cpu):.1f}–{max(cpu):.1f}) | "
+                   f"{'yes' if med(cpu) <= 10 else '**no**'} |")
     kpl = latest("kafka-pipeline.csv")
     pn = f"{int(kpl[0]['count']):,} records, {kpl[0]['settings']}, unpaced" if kpl else "?"
     # one row per Python client; runs before the kafka-python rows named the
