@@ -206,12 +206,20 @@ int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct 
 				err, SC_EINVAL,
 				"mqtt: a consumer needs a stable client id for its persistent "
 				"session (--client-id or -X client.id)");
-		/* a second handle of the process must not take over the first's
-		 * session (the broker drops a client whose id connects again) */
+		/* no two producers may share an id: the broker drops a client whose
+		 * id connects again, and the two then take the session from each
+		 * other, re-sending at every reconnect.  The host name tells apart
+		 * containers (where every process may be pid 1), the pid processes
+		 * on a host, the counter a second handle of the process. */
 		static unsigned int handles;
 		unsigned int n = __atomic_fetch_add(&handles, 1, __ATOMIC_RELAXED);
-		int len = snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%ld", p->ns,
-				   cfg->role && *cfg->role ? cfg->role : "client", (long)getpid());
+		char host[64] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		mqtt_sanitise(host, false);
+		int len = snprintf(p->client_id, sizeof(p->client_id), "%s-%s-%s-%ld", p->ns,
+				   cfg->role && *cfg->role ? cfg->role : "client", host,
+				   (long)getpid());
 		if (n > 0 && len > 0 && (size_t)len < sizeof(p->client_id))
 			snprintf(p->client_id + len, sizeof(p->client_id) - (size_t)len, "-%u", n);
 		if (p->expiry < 0)
