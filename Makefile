@@ -44,10 +44,8 @@ CFLAGS  += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# paho: 3as (MQTTAsync) first - the functions both export resolve to it
-# (transports/mqtt_sync.c says why that is safe); 3cs (MQTTClient with TLS)
-# for publish-only handles
-LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3as -lpaho-mqtt3cs -lm -lpthread
+# paho: its synchronous client with TLS (MQTTClient), the only one used
+LDLIBS   = $(PKG_LIBS) -lpaho-mqtt3cs -lm -lpthread
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)

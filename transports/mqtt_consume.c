@@ -1,9 +1,10 @@
 /*
- * mqtt_consume.c - the receive side of the mqtt backend: paho's
- * messageArrived appends each message to the consumer's journal
- * (mqtt_journal.c) and copies it into a bounded queue that poll() empties;
- * commit() moves the journal's committed offset.  The acknowledgement
- * semantics are explained at the top of mqtt.c.
+ * mqtt_consume.c - the receive side of the mqtt backend: each message paho
+ * hands over (mqtt_client.c's packet loop) is appended to the consumer's
+ * journal (mqtt_journal.c) and copied into a queue that poll() empties;
+ * poll() runs the packet loop while the queue is empty; commit() moves the
+ * journal's committed offset.  The acknowledgement semantics are explained
+ * at the top of mqtt.c.
  *
  * Map:  receive queue - journal - poll / commit / release - lag
  */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- receive queue -------------------------------------------------------- */
 
@@ -110,13 +112,12 @@ static void mqtt_rx_lost(struct mqtt_priv *p, const struct mqtt_jrec *r)
 }
 
 /*
- * Journal one message and copy it into the queue.  Blocks paho's receive
- * thread while the queue is full, unless a writer waits for PUBACKs that only
- * this thread reads.  paho has acknowledged the message before this runs.
+ * Journal one message and copy it into the queue (the caller holds
+ * client_lock, not mqtt_lock).  paho has acknowledged the message before this
+ * runs.
  */
-int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m)
+void mqtt_rx_take(struct mqtt_priv *p, char *topic_name, int topic_len, MQTTClient_message *m)
 {
-	struct mqtt_priv *p = ctx;
 	char topic[MQTT_TOPIC_MAX];
 	const char *key = NULL;
 	enum sc_stream s;
@@ -155,8 +156,12 @@ int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_messag
 			memcpy(rx->key, kp ? kp->value.value.data : key, klen);
 			rx->key[klen] = '\0';
 		}
-	}
-	if (!rx) {
+		pthread_mutex_lock(&mqtt_lock);
+		/* first the journal: from here on a SIGKILL does not lose it */
+		mqtt_journal_rx(p, rx);
+		mqtt_enqueue(p, rx);
+		pthread_mutex_unlock(&mqtt_lock);
+	} else {
 		struct mqtt_jrec r = {.stream = s,
 				      .flags = (m->dup ? MQTT_JF_DUP : 0u) |
 					       (malformed ? MQTT_JF_MALFORMED : 0u),
@@ -166,20 +171,8 @@ int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_messag
 				      .len = (size_t)m->payloadlen};
 		mqtt_rx_lost(p, &r);
 	}
-	MQTTAsync_freeMessage(&m);
-	MQTTAsync_free(topic_name);
-	if (!rx)
-		return 1; /* paho has acknowledged it: returning 0 would not bring it back */
-
-	pthread_mutex_lock(&mqtt_lock);
-	/* first the journal: from here on a SIGKILL does not lose it */
-	mqtt_journal_rx(p, rx);
-	/* keeps blocking during a drain, so the local queue stays bounded */
-	while (p->queued >= (size_t)p->prefetch && !mqtt_busy && !p->closing)
-		mqtt_wait(100);
-	mqtt_enqueue(p, rx);
-	pthread_mutex_unlock(&mqtt_lock);
-	return 1;
+	MQTTClient_freeMessage(&m);
+	MQTTClient_free(topic_name);
 }
 
 /* ---- journal ------------------------------------------------------------- */
@@ -260,28 +253,38 @@ int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc
 	int64_t end = sc_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
 	struct mqtt_rx *rx;
 
-	pthread_mutex_lock(&mqtt_lock);
-	while (!p->head && !p->rx_failed[0] && !sc_stop_requested()) {
-		int64_t left = (end - sc_mono_ns()) / 1000000;
+	for (;;) {
+		int64_t left;
+		int r;
+
+		pthread_mutex_lock(&mqtt_lock);
+		if (p->rx_failed[0]) {
+			sc_error_set(err, SC_ENOMEM, "%s", p->rx_failed);
+			pthread_mutex_unlock(&mqtt_lock);
+			return -SC_ENOMEM;
+		}
+		rx = p->head;
+		if (rx) {
+			p->head = rx->next;
+			if (!p->head)
+				p->tail = NULL;
+			p->queued--;
+		}
+		t->counters.retries = p->lost + p->resent;
+		pthread_mutex_unlock(&mqtt_lock);
+		if (rx || sc_stop_requested())
+			break;
+		r = mqtt_client_round(p);
+		if (r > 0)
+			continue;
+		left = (end - sc_mono_ns()) / 1000000;
 		if (left <= 0)
 			break;
-		mqtt_wait(left < 100 ? (int)left : 100);
+		if (r < 0) /* no connection: the next attempt when its backoff allows */
+			usleep(left < 100 ? (useconds_t)left * 1000 : 100000);
+		else
+			mqtt_client_wait(p, (int)(left < 1000 ? left : 1000));
 	}
-	if (p->rx_failed[0]) {
-		sc_error_set(err, SC_ENOMEM, "%s", p->rx_failed);
-		pthread_mutex_unlock(&mqtt_lock);
-		return -SC_ENOMEM;
-	}
-	rx = p->head;
-	if (rx) {
-		p->head = rx->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->queued--;
-		pthread_cond_broadcast(&mqtt_cond);
-	}
-	t->counters.retries = p->lost + p->resent;
-	pthread_mutex_unlock(&mqtt_lock);
 	if (!rx)
 		return 0;
 	out->stream = rx->stream;

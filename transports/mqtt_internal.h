@@ -1,8 +1,9 @@
 /*
  * mqtt_internal.h - state shared by the files of the mqtt backend
- * (mqtt.c: connection, publishing, ops; mqtt_config.c: options, topics;
- * mqtt_consume.c: the receive queue).  Do not include it anywhere else:
- * only transports/mqtt*.c may see paho's types.
+ * (mqtt.c: open, close, ops; mqtt_client.c: the connection, paho's packet
+ * loop, publishing; mqtt_config.c: options, topics; mqtt_consume.c: the
+ * receive queue and the journal).  Do not include it anywhere else: only
+ * transports/mqtt*.c may see paho's types.
  */
 #ifndef SC_MQTT_INTERNAL_H
 #define SC_MQTT_INTERNAL_H
@@ -10,7 +11,6 @@
 #include "transport.h"
 #include "mqtt_journal.h"
 
-#include <MQTTAsync.h>
 #include <MQTTClient.h>
 
 #include <pthread.h>
@@ -27,7 +27,6 @@
 #define MQTT_PRODUCER_EXPIRY   300
 #define MQTT_CONNECT_TIMEOUT_S 10
 #define MQTT_PUBLISH_WAIT_MS   30000
-#define MQTT_CLOSE_TIMEOUT_MS  5000
 #define MQTT_TOPIC_MAX	       512
 #define MQTT_KEY_PROP	       "k"
 
@@ -44,15 +43,9 @@ struct mqtt_rx {
 	unsigned char data[];
 };
 
-/* Result of an asynchronous call (connect, subscribe, disconnect). */
-struct mqtt_call {
-	int state; /* 0 pending, 1 done, < 0 failed with -SC_E* */
-	char why[256];
-};
+struct mqtt_out; /* an unconfirmed QoS 1/2 message (mqtt_client.c) */
 
 struct mqtt_priv {
-	MQTTAsync client;
-	bool created;
 	struct transport *t;
 
 	struct sc_uri uri;
@@ -61,8 +54,9 @@ struct mqtt_priv {
 	char password[256]; /* transport_password(); "" for none */
 	bool tls;	    /* mqtts:// (or ssl://) */
 	struct transport_tls tlsopt;
-	MQTTAsync_SSLOptions ssl;
+	MQTTClient_SSLOptions ssl;
 	char tls_why[256]; /* the last OpenSSL error paho reported (mqtt_lock) */
+	char connect_why[256];
 	char client_id[256];
 	char group[128];
 	const char *ns;
@@ -77,61 +71,52 @@ struct mqtt_priv {
 	int nfilters;
 	char *filters[SC_STREAM__COUNT];
 	int filter_qos[SC_STREAM__COUNT];
-	bool resubscribe, connected;
 
-	struct mqtt_call connect_call, sub_call, disc_call;
-	uint64_t lost; /* connectionLost count, folded into counters.retries */
+	/* the connection (mqtt_client.c); counters and flags under mqtt_lock */
+	MQTTClient client; /* NULL: not created */
+	int fd;		   /* its socket, to wait on; -1: not known */
+	bool connected;
+	uint64_t lost;	       /* connections lost, folded into counters.retries */
+	int attempt;	       /* reconnect attempts since the connection was lost */
+	int64_t retry_ns;      /* a consumer's next reconnect attempt (poll) */
+	unsigned long rounds;  /* packet-loop rounds and publishes (atomic: the keepalive thread reads it) */
+	bool ka_stop;	       /* the keepalive thread must end */
+	bool ka_started;
+	pthread_t ka;
 
+	/* publishing (mqtt_client.c) */
 	uint64_t outstanding, confirmed, failed;
 	char fail_reason[200];
-	/* publish() / flush() waiting on this transport's window (mqtt_lock): the
-	 * callbacks broadcast only when one of them can go on (see mqtt.c) */
-	int pub_waiters, flush_waiters;
-	/* copies of the unconfirmed messages, for re-sending (mqtt_publish.c) */
-	struct mqtt_out *outs;
-	int resend_marks;    /* outs flagged for a re-send */
-	int64_t progress_ns; /* the last confirmation (or the window's start) */
-	uint64_t resent;     /* re-sends, folded into counters.retries */
-	int64_t kick_ns;     /* the last wake-up of paho's send thread (mqtt_publish.c) */
-	uint64_t kicks;	     /* such wake-ups (said at close with STREAMCTL_MQTT_DEBUG) */
-	bool closing;
-
-	/* a publish-only handle on paho's synchronous client (mqtt_sync.c) */
-	bool sync;
-	void *sync_client;	 /* MQTTClient; NULL when not created */
-	unsigned long sync_pubs; /* publishes so far (atomic: the keepalive thread reads it) */
-	bool sync_stop;		 /* the keepalive thread must end (mqtt_lock) */
-	bool sync_ka_started;	 /* sync_ka runs */
-	pthread_t sync_ka;	 /* keepalive thread (mqtt_sync.c) */
-	int sync_fd;		 /* its socket, to wait for PUBACKs on; -1: not known */
-	MQTTClient_SSLOptions sync_ssl;
-	/* unconfirmed QoS 1/2 messages (mqtt_lock): by paho's message id, and listed */
-	struct mqtt_sync_out **sync_ids;
-	struct mqtt_sync_out *sync_outs;
+	int64_t progress_ns;	/* the last confirmation (or the window's start) */
+	uint64_t resent;	/* re-sends, folded into counters.retries */
+	struct mqtt_out **ids;	/* unconfirmed QoS 1/2 messages by paho's message id */
+	struct mqtt_out *outs;	/* and listed */
 	/* acknowledgements read inside a publish call, before its message id was
-	 * known (mqtt_sync.c out_send): id and reason code */
-	int sync_early_n;
-	int sync_early[8][2];
+	 * known (mqtt_client.c out_send): id and reason code */
+	int early_n;
+	int early[8][2];
 
+	/* receiving (mqtt_consume.c), under mqtt_lock */
 	struct mqtt_rx *head, *tail;
 	size_t queued;
-
-	/* the consumer's journal (mqtt_consume.c); NULL with -X journal=off */
 	bool shared;	   /* -X shared: $share/<group>/ filters (default) */
 	bool journal_off;  /* -X journal=off */
 	bool journal_sync; /* -X journal.sync=true */
 	char journal_path[1024];
-	struct mqtt_journal *journal;
+	struct mqtt_journal *journal; /* NULL with -X journal=off */
 	bool journal_broken;  /* an append failed: said once on stderr */
 	char rx_failed[1200]; /* a received message had no memory: poll() fails with this */
 };
 
-/* One lock and condition for all mqtt transports: see mqtt.c. */
+/*
+ * mqtt_lock guards the counters and queues of every mqtt transport of the
+ * process against the keepalive threads and against paho's packet loop,
+ * which serves every handle's socket in whichever thread runs it (see
+ * mqtt_client.c).  mqtt_cond is broadcast on every change the keepalive
+ * threads wait for.
+ */
 extern pthread_mutex_t mqtt_lock;
 extern pthread_cond_t mqtt_cond;
-extern int mqtt_busy;
-void mqtt_busy_enter(void);
-void mqtt_busy_leave(void);
 /* Wait on mqtt_cond for at most ms (mqtt_lock held). */
 void mqtt_wait(int ms);
 /* TCP_NODELAY on this process's sockets to the broker's port (mqtt.c). */
@@ -156,30 +141,31 @@ int mqtt_stream_topic(const struct mqtt_priv *p, enum sc_stream s, char *buf, si
 /* Replace '+', '#', '/' (and '.' with dots) by '_'. */
 void mqtt_sanitise(char *s, bool dots);
 
-/* mqtt_publish.c */
+/* mqtt_client.c */
+/* Create, connect and subscribe; red: the broker URI without its password, for messages. */
+int mqtt_client_open(struct mqtt_priv *p, const char *red, struct sc_error *err);
+/*
+ * One round of paho's packet loop for p (timeout 0): 1 when it handed over a
+ * message (queued by mqtt_rx_take), 0 when not, -1 when the connection is
+ * gone.  A consumer that is not connected tries to reconnect when its
+ * backoff allows (and returns -1 while it cannot).
+ */
+int mqtt_client_round(struct mqtt_priv *p);
+/* After a round that read nothing: wait on the socket for at most ms (capped at 10 ms). */
+void mqtt_client_wait(struct mqtt_priv *p, int ms);
+/* Disconnect, destroy, free the unconfirmed copies. */
+void mqtt_client_close(struct mqtt_priv *p);
+int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err);
+int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err);
 /* Add the original key as the "k" user property (MQTT_KEY_PROP) to props: 0 or -1. */
 int mqtt_key_prop(MQTTProperties *props, const char *key);
 /* The topic of m into topic (size bytes); *keyprop: the key needs the "k" property. */
 int mqtt_topic_of(struct transport *t, const struct sc_msg *m, char *topic, size_t size,
 		  bool *keyprop, struct sc_error *err);
-int mqtt_publish(struct transport *t, const struct sc_msg *m, struct sc_error *err);
-int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err);
-/* Free the unconfirmed copies; after MQTTAsync_destroy only. */
-void mqtt_publish_close(struct mqtt_priv *p);
-
-/* mqtt_sync.c: publish-only handles on paho's synchronous client */
-/* Whether p (configured, filters built) takes the synchronous path. */
-bool mqtt_sync_eligible(const struct mqtt_priv *p);
-/* Create and connect; red: the broker URI without its password, for messages. */
-int mqtt_sync_open(struct mqtt_priv *p, const char *red, struct sc_error *err);
-int mqtt_sync_publish(struct mqtt_priv *p, const char *topic, const struct sc_msg *m, bool keyprop,
-		      struct sc_error *err);
-int mqtt_sync_flush(struct mqtt_priv *p, int timeout_ms, struct sc_error *err);
-/* Disconnect and destroy. */
-void mqtt_sync_close(struct mqtt_priv *p);
 
 /* mqtt_consume.c */
-int mqtt_on_message(void *ctx, char *topic_name, int topic_len, MQTTAsync_message *m);
+/* A message paho handed over (and has acknowledged): journal and queue it; frees m and topic. */
+void mqtt_rx_take(struct mqtt_priv *p, char *topic, int topic_len, MQTTClient_message *m);
 int mqtt_poll(struct transport *t, struct sc_msg *out, int timeout_ms, struct sc_error *err);
 void mqtt_release(struct transport *t, struct sc_msg *m);
 int64_t mqtt_lag(struct transport *t);

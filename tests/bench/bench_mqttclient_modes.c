@@ -1,14 +1,14 @@
 /*
  * bench_mqttclient_modes.c - the two ways of reading QoS 1 acknowledgements
  * with paho's synchronous client (MQTTClient), measured on the library alone
- * (issue 16: which one transports/mqtt_sync.c should use):
+ * (issue 16: which one transports/mqtt_client.c should use):
  *
  *   a  callbacks set (MQTTClient_setCallbacks): paho's receive thread reads
  *      PUBACKs and calls deliveryComplete, which wakes the publisher once
  *      half the window is free;
  *   b  no callbacks: MQTTClient_setPublished counts PUBACKs, read by
  *      MQTTClient_receive(timeout 0) in the publisher's own thread once the
- *      window is full (what mqtt_sync.c does, without its poll() between
+ *      window is full (what mqtt_client.c does, without its poll() between
  *      empty rounds).
  *
  *   bench_mqttclient_modes a|b [--broker=URI] [--count=N] [--window=W] < lines

@@ -158,12 +158,12 @@ Test(transport_mqtt_pub, delivers_every_message_at_qos_0_with_a_small_inflight_s
 }
 
 /*
- * The process role: one transport consumes (its queue full, paho's receive
- * thread blocked in messageArrived) and publishes at QoS 1, whose PUBACKs only
- * that receive thread reads.  Publishing and flushing must still complete,
- * and nothing consumed may be lost.
+ * The process role: one transport has input waiting (unpolled) and publishes
+ * at QoS 1 on the same connection, so its PUBACKs come among the input's
+ * PUBLISHes.  Publishing and flushing must still complete, and nothing
+ * consumed along the way may be lost.
  */
-Test(transport_mqtt_pub, publishes_and_flushes_while_its_own_consume_queue_is_full)
+Test(transport_mqtt_pub, publishes_and_flushes_while_its_own_input_is_waiting)
 {
 	enum { IN = 60, OUT = 400 };
 	struct sc_error err = {0};
@@ -175,7 +175,7 @@ Test(transport_mqtt_pub, publishes_and_flushes_while_its_own_consume_queue_is_fu
 
 	publish_n(gen, SC_STREAM_RAW_CPU, "in", IN);
 	cr_assert_eq(transport_flush(gen, 10000, &err), 0, "flush: %s", err.msg);
-	usleep(300 * 1000); /* let proc's queue fill up and its receive thread block */
+	usleep(300 * 1000); /* let proc's input arrive */
 	publish_n(proc, SC_STREAM_PROC_CPU, "out", OUT);
 	cr_assert_eq(transport_flush(proc, 10000, &err), 0, "flush: %s", err.msg);
 	expect_all(sink, "out", OUT);

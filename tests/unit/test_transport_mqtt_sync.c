@@ -1,6 +1,6 @@
 /*
  * test_transport_mqtt_sync.c - publish-only QoS 0 handles of the mqtt backend
- * (paho's synchronous client, transports/mqtt_sync.c): order and
+ * (paho's synchronous client, transports/mqtt_client.c): order and
  * completeness, flush and close, keepalive of a slow publisher, and a broker
  * restart.  Against the real Mosquitto at 127.0.0.1:1883 (start it with
  * `scripts/brokers.sh start mqtt`); the restart test runs a private
@@ -447,7 +447,7 @@ static void *pub_thread(void *arg)
 /*
  * Two QoS 1 publishers of one process, each in its own thread: paho's packet
  * loop serves both sockets, so one publisher's round may read the other's
- * acknowledgements (mqtt_sync.c's sync_lock).  Both must see everything
+ * acknowledgements (mqtt_client.c's client_lock).  Both must see everything
  * confirmed, and every message must arrive once per publisher, in order.
  */
 Test(transport_mqtt_sync, two_qos_1_publishers_in_two_threads_each_see_all_confirmed)
