@@ -50,17 +50,17 @@
  *
  * Consuming, and the guarantee actually given.  paho 1.3 sends PUBACK (QoS 1)
  * or PUBREC (QoS 2) as soon as it has read a PUBLISH from the socket, before
- * it calls messageArrived and whatever that callback returns (MQTTProtocol_
- * handlePublishes); it has no manual acknowledgement.  So an acknowledgement
- * after the sink committed is impossible with this library.  Instead each
- * consumer keeps a local journal (mqtt_journal.c): messageArrived appends the
- * message (stream, flags, key, payload, CRC-32) to an append-only file with
- * write() before it returns, poll() hands it out, and commit() - called by
- * the roles once the output is safe - moves the committed offset in the
- * file's header past it.  On open, what the journal holds beyond that offset
- * is queued first, flagged SC_MSG_REDELIVERED; so TRANSPORT_CAP_COMMIT is
- * declared and an MQTT consumer is at-least-once across its own crash, like
- * the Kafka and AMQP ones.  The file is truncated once everything in it is
+ * it hands the message over (MQTTProtocol_handlePublishes); it has no manual
+ * acknowledgement.  So an acknowledgement after the sink committed is
+ * impossible with this library.  Instead each consumer keeps a local journal
+ * (mqtt_journal.c): each message paho hands over is appended (stream, flags,
+ * key, payload, CRC-32) to an append-only file with write() at once
+ * (mqtt_rx_take), poll() hands it out, and commit() - called by the roles
+ * once the output is safe - moves the committed offset in the file's header
+ * past it.  On open, what the journal holds beyond that offset is queued
+ * first, flagged SC_MSG_REDELIVERED; so TRANSPORT_CAP_COMMIT is declared and
+ * an MQTT consumer is at-least-once across its own crash, like the Kafka and
+ * AMQP ones.  The file is truncated once everything in it is
  * committed (past 256 KiB) and removed at close when nothing is pending; it
  * grows while a consumer stays behind its queue without ever catching up.
  * Where: -X journal=DIR, default $STREAMCTL_STATE_DIR/mqtt,
@@ -68,8 +68,8 @@
  * is "<client id>.journal" (locked: one process per client id).
  * What is NOT covered, honestly:
  *  - the instant between paho's PUBACK and our write(): the same call,
- *    microseconds, but a SIGKILL landing exactly there loses that
- *    one message (the broker has its acknowledgement);
+ *    microseconds, but a SIGKILL landing exactly there loses that one
+ *    message (the broker has its acknowledgement);
  *  - a machine crash or power loss: write() leaves the record in the page
  *    cache; -X journal.sync=true adds fdatasync after every append and
  *    commit (slower: one disk flush per message);
@@ -84,8 +84,8 @@
  * has one (what is not read stays in the socket and then with the broker, in
  * the persistent session); publish() and flush() of the process role read
  * the PUBLISHes that come between their acknowledgements and queue them for
- * the next poll() (the queue then exceeds -X prefetch a little; prefetch is
- * also sent as MQTT 5 Receive Maximum).
+ * the next poll().  -X prefetch is sent as MQTT 5 Receive Maximum: how many
+ * unacknowledged QoS 1/2 messages the broker may have in flight to us.
  *
  * Reconnect: a consumer's poll() reconnects at once, then after 1, 2, 4 ...
  * 30 s, and subscribes again (harmless with a persistent session);

@@ -2,8 +2,8 @@
  * mqtt_journal.h - the MQTT consumer's local journal (mqtt_journal.c).
  *
  * paho.mqtt.c 1.3 acknowledges a PUBLISH as soon as it reads it, so the
- * consumer keeps its own copy: messageArrived appends each message to an
- * append-only file with write() before it returns, and commit() moves a
+ * consumer keeps its own copy: each message paho hands over is appended to an
+ * append-only file with write() at once, and commit() moves a
  * committed offset (in the file's header) past it once the output is safe.
  * After a crash, open + replay hand back every record not committed.  Only
  * for transports/mqtt*.c and its unit test; no paho types here.

@@ -28,8 +28,8 @@ static char ns[64];
 
 /*
  * malloc() of this test binary (it takes precedence over libc's): fails the
- * next allocation of exactly fail_size bytes, on whatever thread (paho's
- * receive thread for a received message's copy).
+ * next allocation of exactly fail_size bytes, on whatever thread (the
+ * consumer's copy of a received message is made inside poll()).
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define MALLOC_OVERRIDE 0 /* AddressSanitizer owns malloc: the test is skipped */
@@ -570,10 +570,11 @@ Test(transport_mqtt, returns_keys_with_topic_characters_intact)
 }
 
 /*
- * A publisher in another process: paho serves all clients of a process from
- * one receive thread, so this is the only way to see a consumer hold back
- * without a producer of its own process waiting on it.  Forked before any
- * client exists here; it publishes once a byte arrives on the pipe.
+ * A publisher in another process: paho's packet loop serves every client of
+ * a process, so a producer's rounds here would read the consumer's socket
+ * too; only a publisher elsewhere shows what a consumer reads by itself.
+ * Forked before any client exists here; it publishes once a byte arrives on
+ * the pipe.
  */
 struct child {
 	pid_t pid;
