@@ -92,6 +92,8 @@ static const struct opt opts[] = {
 	 "stop after SEC seconds (0: unbounded)"},
 	{"rate", R_GEN | R_BENCH, T_DOUBLE, OFF(rate), NULL, "HZ",
 	 "messages per second, 0: as fast as possible (default 2 cpu, 1 sensor)"},
+	{"tick", R_GEN | R_BENCH, T_DOUBLE, OFF(tick_ms), "1", "MS",
+	 "wake at most once per MS and send what is due (0: once per message)"},
 	{"source-id", R_GEN | R_BENCH, T_STR, OFF(source_id), NULL, "ID",
 	 "id of this producer run, seq counts from 0 (default <source>-<host>-<start s>)"},
 	{"device-id", R_GEN | R_BENCH, T_STR, OFF(device_id), NULL, "ID",

@@ -57,6 +57,7 @@ struct sc_config {
 	long long count;    /* -1: unbounded */
 	double duration;    /* seconds, 0: unbounded */
 	double rate;	    /* Hz, 0: as fast as possible; < 0: default per source */
+	double tick_ms;	    /* pacing wake-ups at most this often (role_generate.c) */
 	const char *source_id;
 	const char *device_id;
 	long long seed;

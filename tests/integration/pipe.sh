@@ -32,6 +32,20 @@ check_eq "at 1 kHz no record was sent before its intended time" 0 \
 check_eq "at 1 kHz the intended times are 1 ms apart" 1499 \
 	"$(sql "$db" "SELECT (MAX(intended_ns) - MIN(intended_ns)) / 1000000 FROM cpu_stats")"
 
+# at 10 kHz the generator wakes once per --tick (1 ms) and sends what is
+# due: still nothing before its intended time, and the schedule unchanged
+db="$WORK/ticked.db"
+ticked() {
+	"$SC" generate --source=cpu --count=3000 --rate=10000 --stats-interval=0 2>/dev/null |
+		"$SC" process --stats-interval=0 2>/dev/null | "$SC" sink --db="$db" --stats-interval=0 2>/dev/null
+}
+check "pipe cpu at 10 kHz, 1 ms tick: pipeline exits 0" ticked
+check "pipe cpu at 10 kHz, 1 ms tick: verify --expect=3000 is clean" "$SC" verify --db="$db" --expect=3000
+check_eq "at 10 kHz with a 1 ms tick no record was sent before its intended time" 0 \
+	"$(sql "$db" "SELECT COUNT(*) FROM cpu_stats WHERE sent_ns < intended_ns")"
+check_eq "at 10 kHz the intended times are 0.1 ms apart" 2999 \
+	"$(sql "$db" "SELECT (MAX(intended_ns) - MIN(intended_ns)) / 100000 FROM cpu_stats")"
+
 db="$WORK/cpu-json.db"
 sqlite3 "$db" "DELETE FROM cpu_stats WHERE seq = 417"
 check_exit 1 "verify exits 1 after a row is deleted" "$SC" verify --db="$db" --expect=1000
