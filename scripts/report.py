@@ -484,6 +484,44 @@ def goals():
                    f"inflight 20; user + system time of the whole process, making the records "
                    f"included | {med(cpu):.1f} µs ({min(cpu):.1f}–{max(cpu):.1f}) | "
                    f"{'yes' if med(cpu) <= 10 else '**no**'} |")
+    # issue 16's pipeline acceptance: the runs of the newest binary in
+    # mqtt-stalls.csv (scripts/bench/mqtt-stalls.sh; binaries named sc-<rev>)
+    st = rows("mqtt-stalls.csv")
+    if st:
+        newest = st[-1]["binary"]
+        rev = os.path.basename(newest).replace("sc-", "")
+        for rate, secs, need_runs in (("1000", "60", 5), ("10000", "30", 3)):
+            rs = [r for r in st if r["binary"] == newest and r["rate"] == rate and r["seconds"] == secs]
+            if not rs:
+                out.append(f"| MQTT pipeline at {int(rate):,}/s (issue 16) | rev `{rev}` | no data | – |")
+                continue
+            p99 = [float(r["e2e_p99"]) for r in rs]
+            s50 = sum(int(r["stalls50"]) for r in rs)
+            lost = sum(int(rate) * int(secs) - int(r["rows"]) for r in rs)
+            loads = [float(r["load"]) for r in rs]
+            if rate == "1000":
+                met = len(rs) >= need_runs and max(p99) <= 5 and s50 == 0
+                goal = "MQTT pipeline at 1,000/s: no stall over 50 ms, p99 ≤ 5 ms (issue 16)"
+            else:
+                met = len(rs) >= need_runs and max(p99) < 50
+                goal = "MQTT pipeline sustains 10,000/s with p99 < 50 ms (issue 16)"
+            out.append(f"| {goal} | QoS 1, generate → process → sink, {len(rs)} runs of {secs} s, "
+                       f"rev `{rev}`, load1 {min(loads):.2f}–{max(loads):.2f} "
+                       "(`scripts/bench/mqtt-stalls.sh`) | e2e p99 "
+                       + ", ".join(f"{x:,.1f}" for x in p99) + " ms; gaps over 50 ms: "
+                       f"{s50}; rows short of rate × duration: {lost} | "
+                       f"{'yes' if met else '**no**'} |")
+    mc = rows("mqtt-cpu.csv")
+    if mc:
+        for rev in dict.fromkeys(r["rev"] for r in mc):
+            rs = [r for r in mc if r["rev"] == rev]
+            out.append(f"| MQTT pipeline CPU at {int(rs[0]['rate']):,}/s (no goal was set) | QoS 1, "
+                       f"{len(rs)} runs of {rs[0]['seconds']} s, rev `{rev}`; user + system time of "
+                       "the three roles and Mosquitto per stored record (`scripts/bench/mqtt-cpu.sh`) | "
+                       f"{med(r['total_us'] for r in rs):.0f} µs per record (generate "
+                       f"{med(r['gen_us'] for r in rs):.0f}, process {med(r['proc_us'] for r in rs):.0f}, "
+                       f"sink {med(r['sink_us'] for r in rs):.0f}, broker {med(r['broker_us'] for r in rs):.0f}): "
+                       f"{med(r['cores_needed'] for r in rs):.2f} of the machine's 2 cores | – |")
     kpl = latest("kafka-pipeline.csv")
     pn = f"{int(kpl[0]['count']):,} records, {kpl[0]['settings']}, unpaced" if kpl else "?"
     # one row per Python client; runs before the kafka-python rows named the
@@ -537,11 +575,11 @@ def comparison():
            "the issue names: confluent-kafka, itself librdkafka in C, so its ratio "
            "measures the cost of Python around the same C client, and kafka-python, "
            "the pure-Python client (idempotent, acks=all, like every other tool). "
-           "The MQTT gap: a generator now publishes at every QoS through paho's "
-           "synchronous client in its own thread (`transports/mqtt_sync.c`, issue 16), "
-           "without the asynchronous client's hand-off to a send thread and its callback "
-           "per message, and at QoS 1 it reads the PUBACKs in the same thread once its "
-           "window is full, with no paho thread at all. What is left is paho itself: it "
+           "The MQTT gap: every role now runs on paho's synchronous client with no paho "
+           "thread (`transports/mqtt_client.c`, issue 16): a generator publishes at every "
+           "QoS straight to the socket, without the asynchronous client's hand-off to a "
+           "send thread and its callback per message, and at QoS 1 it reads the PUBACKs in "
+           "the same thread once its window is full. What is left is paho itself: it "
            "allocates, tracks and locks per message, makes one `writev` per message and, "
            "per PUBACK, two `poll`s and three `recv`s of one or two bytes (paho 1.3.12 "
            "`Socket_getReadySocket`, `Socket_getch`), and every connect waits 100 ms in "

@@ -591,13 +591,19 @@ static int cl_recover(struct mqtt_priv *p, int64_t *end, int *attempt, struct sc
 int mqtt_client_round(struct mqtt_priv *p)
 {
 	char why[256];
+	int64_t retry_ns;
+	bool up;
 	int r;
 
 	pthread_mutex_lock(&client_lock);
-	if (!cl_up(p)) {
+	pthread_mutex_lock(&mqtt_lock);
+	up = p->connected;
+	retry_ns = p->retry_ns; /* a keepalive thread's cl_lost may reset it */
+	pthread_mutex_unlock(&mqtt_lock);
+	if (!up) {
 		/* a consumer gets its connection back here, never waiting past the
 		 * caller's timeout: one attempt when the backoff allows */
-		if (sc_mono_ns() < p->retry_ns) {
+		if (sc_mono_ns() < retry_ns) {
 			pthread_mutex_unlock(&client_lock);
 			return -1;
 		}

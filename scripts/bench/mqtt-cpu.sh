@@ -36,7 +36,7 @@ run_one() { # BIN RUN
 	d=$WORK/$ns
 	mkdir -p "$d"
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	rev=$("$sc" --version 2>/dev/null | awk '{ print $NF }')
+	rev=$(basename "$sc" | sed "s/^sc-//")  # binaries named sc-<rev> in before/after runs
 	export STREAMCTL_STATE_DIR=$d/state
 	local common=(--transport=mqtt --broker="mqtt://127.0.0.1:$PORT" --namespace="$ns"
 		--progress=never --stats=/dev/null)
