@@ -260,7 +260,7 @@ static int kafka_fatal(struct kafka_priv *k, rd_kafka_t *rk, struct sc_error *er
 		return sc_error_set(err, SC_EIO,
 				    "kafka: fenced: another instance joined with group.instance.id "
 				    "'%s' (give each instance its own)",
-				    k->cfg->instance_id ? k->cfg->instance_id : "");
+				    kafka_instance_id(k->cfg) ? kafka_instance_id(k->cfg) : "");
 	return sc_error_set(err, SC_EIO, "kafka: fatal %s error: %s (%s)",
 			    rk == k->producer ? "producer" : "consumer", why, rd_kafka_err2name(e));
 }
@@ -295,7 +295,7 @@ static int kafka_rejoin(struct kafka_priv *k, struct sc_error *err)
 	int rc;
 
 	if (rd_kafka_fatal_error(k->consumer, NULL, 0) != RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
-	    !k->cfg->instance_id || !trouble || now - trouble > KAFKA_TROUBLE_S * 1000000000LL ||
+	    !kafka_instance_id(k->cfg) || !trouble || now - trouble > KAFKA_TROUBLE_S * 1000000000LL ||
 	    k->retired_held > 0)
 		return -SC_EIO;
 	if (now - k->rejoin_since_ns > KAFKA_REJOIN_WINDOW_S * 1000000000LL) {
@@ -308,7 +308,7 @@ static int kafka_rejoin(struct kafka_priv *k, struct sc_error *err)
 	fprintf(stderr,
 		"kafka: static member '%s' was fenced after the brokers failed; joining "
 		"again (%d of at most %d in %d s)\n",
-		k->cfg->instance_id, k->rejoins, KAFKA_REJOIN_MAX, KAFKA_REJOIN_WINDOW_S);
+		kafka_instance_id(k->cfg), k->rejoins, KAFKA_REJOIN_MAX, KAFKA_REJOIN_WINDOW_S);
 	rc = kafka_consumer_new(k, &rk, &why);
 	if (rc) {
 		if (rk)

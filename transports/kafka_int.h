@@ -121,6 +121,8 @@ extern const struct transport_opt kafka_opts[];
 
 /* k->partitions and k->replication from -X partitions, -X replication.factor. */
 int kafka_topic_opts(struct kafka_priv *k, struct sc_error *err);
+/* group.instance.id for a consumer (static membership), or NULL: see kafka_setup.c. */
+const char *kafka_instance_id(const struct transport_cfg *cfg);
 
 /*
  * Parse cfg->broker ("kafka://h:p[,h:p...]" or a bare "h:p[,h:p...]",

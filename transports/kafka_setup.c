@@ -18,8 +18,8 @@
 /*
  * partitions, replication.factor and inflight are streamctl's own (topic
  * creation and queue.buffering.max.messages) and never reach librdkafka,
- * which would refuse them; group.instance.id reaches it as cfg->instance_id
- * (runtime.c: the --client-id given, which this key overrides).  0 stands
+ * which would refuse them; group.instance.id is set by kafka_instance_id()
+ * (the --client-id given, which this key overrides).  0 stands
  * for the default in the first three because the shared flags they come
  * from (--partitions, --replication-factor, --inflight) documented it so.
  */
@@ -39,6 +39,21 @@ const struct transport_opt kafka_opts[] = {
 	{"*", TRANSPORT_OPT_STR, NULL, 0, 0, "any librdkafka property, e.g. -X linger.ms=5"},
 	{NULL},
 };
+
+/*
+ * Static membership: the --client-id the user gave, so a restart with the same
+ * id takes its partitions back at once (a made-up default id is the same for
+ * every instance on a host, which as static members would fence each other).
+ * -X group.instance.id gives another id, or none when empty.
+ */
+const char *kafka_instance_id(const struct transport_cfg *cfg)
+{
+	const char *v = transport_prop(cfg, "group.instance.id");
+
+	if (v)
+		return *v ? v : NULL;
+	return cfg->client_id_given && cfg->client_id && *cfg->client_id ? cfg->client_id : NULL;
+}
 
 static bool kafka_own_key(const char *key)
 {
@@ -430,9 +445,9 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 		};
 		for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
-		/* static membership (KIP-345): --client-id, or -X group.instance.id (runtime.c) */
-		if (!rc && cfg->instance_id && *cfg->instance_id)
-			rc = kafka_set(conf, "group.instance.id", cfg->instance_id, false, err);
+		/* static membership (KIP-345): --client-id, or -X group.instance.id */
+		if (!rc && kafka_instance_id(cfg))
+			rc = kafka_set(conf, "group.instance.id", kafka_instance_id(cfg), false, err);
 	} else {
 		const struct sc_kv defaults[] = {
 			{"enable.idempotence", "true"},

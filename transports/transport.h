@@ -84,7 +84,7 @@ struct transport_cfg {
 	const char *ns;		 /* namespace prefix of every topic/queue/group */
 	const char *role;	 /* "generate", "process", "sink", "bench": names the group */
 	const char *client_id;	 /* stable id of this instance (MQTT session, Kafka client.id) */
-	const char *instance_id; /* --client-id as given, NULL if none: Kafka group.instance.id */
+	bool client_id_given;	 /* client_id was named by the user (--client-id), not made up */
 	const char *group;	 /* consumer group / shared subscription; NULL: "<ns>.<role>" */
 	unsigned int inputs;	 /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
 	const char *external_topic; /* with SC_STREAM_EXTERNAL: the foreign topic to read */

@@ -52,17 +52,10 @@ void runtime_transport_cfg(const struct sc_config *cfg, unsigned int inputs,
 	tc->ns = cfg->ns;
 	tc->role = cfg->role_name;
 	tc->client_id = cfg->client_id;
-	/*
-	 * Kafka static membership: the --client-id the user gave, so a restart
-	 * with the same id takes its partitions back at once (the default id
-	 * "<ns>-<role>-<host>" is the same for every instance on a host, which
-	 * as a static member would fence the others).  -X group.instance.id
-	 * gives another id, or none when empty.
-	 */
-	tc->instance_id = cfg->client_id && *cfg->client_id ? cfg->client_id : NULL;
-	for (size_t i = 0; i < cfg->nprops; i++)
-		if (!strcmp(cfg->props[i].key, "group.instance.id"))
-			tc->instance_id = *cfg->props[i].value ? cfg->props[i].value : NULL;
+	/* an id the user gave names one instance; a made-up default (below) is
+	 * the same for every instance on a host (Kafka: static membership only
+	 * for the first) */
+	tc->client_id_given = cfg->client_id && *cfg->client_id;
 	if (inputs && (!cfg->client_id || !*cfg->client_id)) {
 		char host[64] = "localhost";
 		gethostname(host, sizeof(host) - 1);

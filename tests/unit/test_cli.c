@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "kafka_int.h" /* kafka_instance_id */
 #include "runtime.h"
 #include "transport.h"
 
@@ -216,32 +217,38 @@ Test(cli, mistyped_backend_option_is_one_line_error)
 		     err.msg);
 }
 
-/* Kafka static membership: the --client-id given; -X group.instance.id overrides, empty is off. */
+/*
+ * Kafka static membership: the --client-id given; -X group.instance.id
+ * overrides, empty is off (runtime.c says whether the id was given,
+ * kafka_instance_id() decides).
+ */
 Test(cli, static_member_id_is_the_client_id_given)
 {
 	struct transport_cfg tc;
 
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka"), 0, "%s", err.msg);
 	runtime_transport_cfg(&cfg, 1, &tc);
-	cr_assert_null(tc.instance_id, "the default client id is shared by a host's instances");
 	cr_assert(tc.client_id && *tc.client_id, "a default client id is made");
+	cr_assert_not(tc.client_id_given);
+	cr_assert_null(kafka_instance_id(&tc), "the default client id is shared by a host's instances");
 
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7"), 0, "%s",
 		     err.msg);
 	runtime_transport_cfg(&cfg, 1, &tc);
-	cr_assert_str_eq(tc.instance_id, "proc-7");
+	cr_assert(tc.client_id_given);
+	cr_assert_str_eq(kafka_instance_id(&tc), "proc-7");
 
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7", "-X",
 			   "group.instance.id=other"),
 		     0, "%s", err.msg);
 	runtime_transport_cfg(&cfg, 1, &tc);
-	cr_assert_str_eq(tc.instance_id, "other");
+	cr_assert_str_eq(kafka_instance_id(&tc), "other");
 
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7", "-X",
 			   "group.instance.id="),
 		     0, "%s", err.msg);
 	runtime_transport_cfg(&cfg, 1, &tc);
-	cr_assert_null(tc.instance_id, "an empty -X group.instance.id turns it off");
+	cr_assert_null(kafka_instance_id(&tc), "an empty -X group.instance.id turns it off");
 }
 
 /* The value of -X key in cfg.props, the last one given (as the backends read it). */
