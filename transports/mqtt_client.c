@@ -50,14 +50,17 @@
  *     shorter) and, once no round and no publish happened for half the
  *     keepalive interval (a role busy elsewhere, a generator at a low rate),
  *     runs one round itself; it also notices a connection the broker closed.
- * TCP_NODELAY on a handle that subscribes (it sends PUBACKs, which nothing
+ * TCP_NODELAY on a handle that subscribes: it sends PUBACKs, which nothing
  * answers, so a PUBLISH written after one would wait for the broker's delayed
- * ACK) and at QoS 0 (nothing is answered: a QoS 0 publisher with Nagle now
- * and then waited about 40 ms, bench/results/raw/mqtt-qos0-nagle.csv).  A
- * publish-only handle at QoS 1/2 keeps Nagle's algorithm: it sends only
- * packets the broker answers (PUBLISH, PUBREL, PINGREQ), an answer carries the
- * ACK that releases what Nagle held back, and a burst of publishes goes out in
- * full segments instead of one segment and one broker wake-up per message.
+ * ACK.  A publish-only handle keeps Nagle's algorithm, so a burst of publishes
+ * goes out in full segments instead of one segment and one broker wake-up per
+ * message.  At QoS 1/2 it sends only packets the broker answers (PUBLISH,
+ * PUBREL, PINGREQ), and an answer carries the ACK that releases what Nagle
+ * held back.  At QoS 0 nothing is answered, and a publisher that then
+ * paused waited up to the broker's delayed ACK, about 40 ms
+ * (bench/results/raw/mqtt-qos0-nagle.csv): so flush() pushes what is held
+ * back (TCP_NODELAY on and off again), and the generator flushes before every
+ * pause.
  *
  * client_lock, one mutex for all handles, is held around every paho call on
  * them: paho's packet loop serves every MQTTClient socket of the process, so a
@@ -94,7 +97,10 @@
 #include "mqtt_internal.h"
 #include "error.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +306,7 @@ static int cl_connect(struct mqtt_priv *p, char *why, size_t n)
 			return -SC_EAUTH;
 		return -SC_ECONN;
 	}
-	if (p->qos == 0 || p->nfilters > 0)
+	if (p->nfilters > 0)
 		mqtt_nodelay(p);
 	p->fd = nknown <= MQTT_SOCKS ? mqtt_new_socket(p, known, nknown) : -1;
 	if (p->nfilters > 0) {
@@ -852,6 +858,14 @@ int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 		if (rc && rc != -SC_ETIMEDOUT)
 			return rc;
 		rc = 0;
+	} else if (p->nfilters == 0 && p->fd >= 0) {
+		/* what Nagle's algorithm holds back goes out now: turning
+		 * TCP_NODELAY on pushes it (Linux tcp_push_pending_frames) */
+		int on = 1, off = 0;
+		pthread_mutex_lock(&client_lock);
+		setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+		pthread_mutex_unlock(&client_lock);
 	}
 	pthread_mutex_lock(&mqtt_lock);
 	left = p->outstanding;

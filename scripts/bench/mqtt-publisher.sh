@@ -12,8 +12,8 @@
 # tool says it sent.  W (BENCH_MQTT_INFLIGHT, 20) is libmosquitto's and
 # paho's default in-flight window; mosquitto_pub has no option to change it.
 # The window counts QoS 1 and 2 messages only (MQTT Receive Maximum), so at
-# QoS 0 libmosquitto applies no in-flight limit and streamctl uses max(W, 100) as
-# its local queue bound (transports/mqtt.c, MQTT_QOS0_WINDOW).  streamctl's
+# QoS 0 neither applies an in-flight limit (streamctl writes each message to
+# the socket in publish(), transports/mqtt_client.c).  streamctl's
 # figures include making the records (the cpu source and JSON encoding, about
 # 0.45 us CPU per record: `streamctl generate --count=N --rate=0 >/dev/null`); the
 # others read them ready-made from a file.
