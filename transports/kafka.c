@@ -295,8 +295,8 @@ static int kafka_rejoin(struct kafka_priv *k, struct sc_error *err)
 	int rc;
 
 	if (rd_kafka_fatal_error(k->consumer, NULL, 0) != RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
-	    !kafka_instance_id(k->cfg) || !trouble || now - trouble > KAFKA_TROUBLE_S * 1000000000LL ||
-	    k->retired_held > 0)
+	    !kafka_instance_id(k->cfg) || !trouble ||
+	    now - trouble > KAFKA_TROUBLE_S * 1000000000LL || k->retired_held > 0)
 		return -SC_EIO;
 	if (now - k->rejoin_since_ns > KAFKA_REJOIN_WINDOW_S * 1000000000LL) {
 		k->rejoin_since_ns = now;

@@ -447,7 +447,8 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 			rc = kafka_set(conf, defaults[i].key, defaults[i].value, false, err);
 		/* static membership (KIP-345): --client-id, or -X group.instance.id */
 		if (!rc && kafka_instance_id(cfg))
-			rc = kafka_set(conf, "group.instance.id", kafka_instance_id(cfg), false, err);
+			rc = kafka_set(conf, "group.instance.id", kafka_instance_id(cfg), false,
+				       err);
 	} else {
 		const struct sc_kv defaults[] = {
 			{"enable.idempotence", "true"},

@@ -87,9 +87,11 @@
  * arrive twice; the sink refuses the replay of (source, seq).  publish() and
  * flush() reconnect at once, then after 1, 2, 4, ... 30 s; after
  * MQTT_PUBLISH_WAIT_MS without a connection they fail with -SC_ECONN.  A
- * consumer's poll() reconnects on the same schedule without ever waiting
- * past its timeout.  Every connect of a handle that subscribes subscribes
- * again.  Losses of the connection count in counters.retries.
+ * consumer's poll() reconnects on the same schedule, one attempt per call at
+ * most, and does not sleep past its timeout (an attempt itself takes up to
+ * MQTT_CONNECT_TIMEOUT_S when something accepts the connection and never
+ * answers; a broker that is down refuses at once).  Every connect of a
+ * handle that subscribes subscribes again.  Losses of the connection count in counters.retries.
  *
  * Map:  state - confirmations - connecting - the packet loop - re-sending -
  *       publish/flush/close
@@ -607,8 +609,8 @@ int mqtt_client_round(struct mqtt_priv *p)
 	retry_ns = p->retry_ns; /* a keepalive thread's cl_lost may reset it */
 	pthread_mutex_unlock(&mqtt_lock);
 	if (!up) {
-		/* a consumer gets its connection back here, never waiting past the
-		 * caller's timeout: one attempt when the backoff allows */
+		/* a consumer gets its connection back here: one attempt when the
+		 * backoff allows (see the top of the file) */
 		if (sc_mono_ns() < retry_ns) {
 			pthread_mutex_unlock(&client_lock);
 			return -1;
@@ -753,7 +755,8 @@ static int cl_publish_confirmed(struct mqtt_priv *p, const char *topic, const st
 			return sc_error_set(err, SC_ETIMEDOUT,
 					    "mqtt: no confirmation from the broker for %d s (%llu "
 					    "messages unconfirmed)",
-					    MQTT_PUBLISH_WAIT_MS / 1000, (unsigned long long)window);
+					    MQTT_PUBLISH_WAIT_MS / 1000,
+					    (unsigned long long)window);
 		if (rc)
 			return rc;
 	}

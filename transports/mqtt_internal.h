@@ -76,21 +76,22 @@ struct mqtt_priv {
 	MQTTClient client; /* NULL: not created */
 	int fd;		   /* its socket, to wait on; -1: not known */
 	bool connected;
-	uint64_t lost;	       /* connections lost, folded into counters.retries */
-	int attempt;	       /* reconnect attempts since the connection was lost */
-	int64_t retry_ns;      /* a consumer's next reconnect attempt (poll) */
-	unsigned long rounds;  /* packet-loop rounds and publishes (atomic: the keepalive thread reads it) */
-	bool ka_stop;	       /* the keepalive thread must end */
+	uint64_t lost;	  /* connections lost, folded into counters.retries */
+	int attempt;	  /* reconnect attempts since the connection was lost */
+	int64_t retry_ns; /* a consumer's next reconnect attempt (poll) */
+	unsigned long
+		rounds; /* packet-loop rounds and publishes (atomic: the keepalive thread reads it) */
+	bool ka_stop;	/* the keepalive thread must end */
 	bool ka_started;
 	pthread_t ka;
 
 	/* publishing (mqtt_client.c) */
 	uint64_t outstanding, confirmed, failed;
 	char fail_reason[200];
-	int64_t progress_ns;	/* the last confirmation (or the window's start) */
-	uint64_t resent;	/* re-sends, folded into counters.retries */
-	struct mqtt_out **ids;	/* unconfirmed QoS 1/2 messages by paho's message id */
-	struct mqtt_out *outs;	/* and listed */
+	int64_t progress_ns;   /* the last confirmation (or the window's start) */
+	uint64_t resent;       /* re-sends, folded into counters.retries */
+	struct mqtt_out **ids; /* unconfirmed QoS 1/2 messages by paho's message id */
+	struct mqtt_out *outs; /* and listed */
 	/* acknowledgements read inside a publish call, before its message id was
 	 * known (mqtt_client.c out_send): id and reason code */
 	int early_n;
@@ -104,8 +105,8 @@ struct mqtt_priv {
 	bool journal_sync; /* -X journal.sync=true */
 	char journal_path[1024];
 	struct mqtt_journal *journal; /* NULL with -X journal=off */
-	bool journal_broken;  /* an append failed: said once on stderr */
-	char rx_failed[1200]; /* a received message had no memory: poll() fails with this */
+	bool journal_broken;	      /* an append failed: said once on stderr */
+	char rx_failed[1200];	      /* a received message had no memory: poll() fails with this */
 };
 
 /*

@@ -80,13 +80,13 @@ struct sc_kv {
 };
 
 struct transport_cfg {
-	const char *broker;	 /* URI; NULL or "" means the backend's local default */
-	const char *ns;		 /* namespace prefix of every topic/queue/group */
-	const char *role;	 /* "generate", "process", "sink", "bench": names the group */
-	const char *client_id;	 /* stable id of this instance (MQTT session, Kafka client.id) */
-	bool client_id_given;	 /* client_id was named by the user (--client-id), not made up */
-	const char *group;	 /* consumer group / shared subscription; NULL: "<ns>.<role>" */
-	unsigned int inputs;	 /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
+	const char *broker;	    /* URI; NULL or "" means the backend's local default */
+	const char *ns;		    /* namespace prefix of every topic/queue/group */
+	const char *role;	    /* "generate", "process", "sink", "bench": names the group */
+	const char *client_id;	    /* stable id of this instance (MQTT session, Kafka client.id) */
+	bool client_id_given;	    /* client_id was named by the user (--client-id), not made up */
+	const char *group;	    /* consumer group / shared subscription; NULL: "<ns>.<role>" */
+	unsigned int inputs;	    /* SC_STREAM_BIT()s to consume; 0 for a pure producer */
 	const char *external_topic; /* with SC_STREAM_EXTERNAL: the foreign topic to read */
 	size_t max_msg_bytes; /* larger messages are refused (publish) or dead-lettered (poll) */
 	/* -X key=value: the backend's own options (its table) and, where the

@@ -230,7 +230,8 @@ Test(cli, static_member_id_is_the_client_id_given)
 	runtime_transport_cfg(&cfg, 1, &tc);
 	cr_assert(tc.client_id && *tc.client_id, "a default client id is made");
 	cr_assert_not(tc.client_id_given);
-	cr_assert_null(kafka_instance_id(&tc), "the default client id is shared by a host's instances");
+	cr_assert_null(kafka_instance_id(&tc),
+		       "the default client id is shared by a host's instances");
 
 	cr_assert_eq(PARSE(NULL, "process", "--transport=kafka", "--client-id=proc-7"), 0, "%s",
 		     err.msg);
