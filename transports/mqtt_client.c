@@ -615,7 +615,13 @@ int mqtt_client_round(struct mqtt_priv *p)
 			pthread_mutex_unlock(&client_lock);
 			return -1;
 		}
-		if (cl_connect(p, why, sizeof(why)) != 0 || cl_resend_lost(p) != 0) {
+		int rc = cl_connect(p, why, sizeof(why));
+		if (rc == 0 && cl_resend_lost(p) != 0) { /* try again from scratch */
+			MQTTClient_disconnect5(p->client, 0, MQTTREASONCODE_NORMAL_DISCONNECTION,
+					       NULL);
+			rc = -1;
+		}
+		if (rc) {
 			pthread_mutex_lock(&mqtt_lock);
 			p->connected = false;
 			p->attempt++;
