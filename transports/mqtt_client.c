@@ -241,6 +241,8 @@ static void cl_on_published(void *ctx, int msgid, int packet_type, MQTTPropertie
 
 /* ---- connecting ---------------------------------------------------------- */
 
+static int cl_round(struct mqtt_priv *p);
+
 /* Subscribe to every filter (client_lock held): 0, or -SC_EIO with why filled. */
 static int cl_subscribe(struct mqtt_priv *p, char *why, size_t n)
 {
@@ -318,6 +320,12 @@ static int cl_connect(struct mqtt_priv *p, char *why, size_t n)
 					       NULL);
 			return rc;
 		}
+		/* while paho waited for the SUBACK it read, and acknowledged, what the
+		 * broker sent of the session's queue: journal it now, not at the
+		 * first poll() (a kill in between would lose it); bounded, so that a
+		 * long backlog stays with the broker */
+		for (int i = 0; i < p->prefetch + 16 && cl_round(p) > 0; i++)
+			;
 	}
 	pthread_mutex_lock(&mqtt_lock);
 	if (rm > 0 && rm < p->window && p->qos > 0) /* paho clamps its limit to it too */
