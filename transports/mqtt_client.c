@@ -824,8 +824,10 @@ static int cl_publish_qos0(struct mqtt_priv *p, const char *topic, const struct 
 	for (;;) {
 		MQTTResponse r = MQTTClient_publishMessage5(p->client, topic, &msg, NULL);
 		rc = r.reasonCode;
-		if (rc == MQTTCLIENT_SUCCESS)
+		if (rc == MQTTCLIENT_SUCCESS) {
+			p->unpushed = true;
 			break;
+		}
 		if (rc != MQTTCLIENT_DISCONNECTED && rc != MQTTCLIENT_FAILURE) {
 			rc = sc_error_set(err, SC_EIO, "mqtt: cannot publish to %s: %s", topic,
 					  MQTTClient_strerror(rc));
@@ -875,13 +877,14 @@ int mqtt_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 		if (rc && rc != -SC_ETIMEDOUT)
 			return rc;
 		rc = 0;
-	} else if (p->nfilters == 0 && p->fd >= 0) {
+	} else if (p->nfilters == 0 && p->fd >= 0 && p->unpushed) {
 		/* what Nagle's algorithm holds back goes out now: turning
 		 * TCP_NODELAY on pushes it (Linux tcp_push_pending_frames) */
 		int on = 1, off = 0;
 		pthread_mutex_lock(&client_lock);
 		setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+		p->unpushed = false;
 		pthread_mutex_unlock(&client_lock);
 	}
 	pthread_mutex_lock(&mqtt_lock);

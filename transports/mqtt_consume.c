@@ -55,7 +55,7 @@ static void mqtt_enqueue(struct mqtt_priv *p, struct mqtt_rx *rx)
 	p->tail = rx;
 	p->queued++;
 	/* no broadcast: nobody waits for the queue (poll() runs the packet loop
-	 * itself), and waking the keepalive threads per message cost two futex
+	 * itself), and waking the keepalive threads per message cost about three futex
 	 * calls per record */
 }
 

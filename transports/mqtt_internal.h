@@ -90,6 +90,7 @@ struct mqtt_priv {
 	char fail_reason[200];
 	int64_t progress_ns;   /* the last confirmation (or the window's start) */
 	uint64_t resent;       /* re-sends, folded into counters.retries */
+	bool unpushed;	       /* QoS 0: written since flush() last pushed (client_lock) */
 	struct mqtt_out **ids; /* unconfirmed QoS 1/2 messages by paho's message id */
 	struct mqtt_out *outs; /* and listed */
 	/* acknowledgements read inside a publish call, before its message id was

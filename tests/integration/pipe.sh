@@ -18,33 +18,27 @@ for codec in json msgpack; do
 	done
 done
 
-# paced at 1 kHz: no record leaves before its intended send time (one sent
-# early would make every latency measured from the intended time read low)
-db="$WORK/paced.db"
-paced() {
-	"$SC" generate --source=cpu --count=1500 --rate=1000 --stats-interval=0 2>/dev/null |
-		"$SC" process --stats-interval=0 2>/dev/null | "$SC" sink --db="$db" --stats-interval=0 2>/dev/null
+# paced: no record leaves before its intended send time (one sent early
+# would make every latency measured from the intended time read low), and
+# the intended times keep the schedule; at 10 kHz the generator wakes once
+# per --tick (1 ms) and sends what is due
+paced_case() { # LABEL RATE COUNT PERIOD_NS
+	local label=$1 rate=$2 n=$3 period=$4
+	db="$WORK/paced-$rate.db"
+	paced() {
+		"$SC" generate --source=cpu --count="$n" --rate="$rate" --stats-interval=0 2>/dev/null |
+			"$SC" process --stats-interval=0 2>/dev/null |
+			"$SC" sink --db="$db" --stats-interval=0 2>/dev/null
+	}
+	check "pipe cpu at $label: pipeline exits 0" paced
+	check "pipe cpu at $label: verify --expect=$n is clean" "$SC" verify --db="$db" --expect="$n"
+	check_eq "at $label no record was sent before its intended time" 0 \
+		"$(sql "$db" "SELECT COUNT(*) FROM cpu_stats WHERE sent_ns < intended_ns")"
+	check_eq "at $label the intended times are $period ns apart" $((n - 1)) \
+		"$(sql "$db" "SELECT (MAX(intended_ns) - MIN(intended_ns)) / $period FROM cpu_stats")"
 }
-check "pipe cpu at 1 kHz: pipeline exits 0" paced
-check "pipe cpu at 1 kHz: verify --expect=1500 is clean" "$SC" verify --db="$db" --expect=1500
-check_eq "at 1 kHz no record was sent before its intended time" 0 \
-	"$(sql "$db" "SELECT COUNT(*) FROM cpu_stats WHERE sent_ns < intended_ns")"
-check_eq "at 1 kHz the intended times are 1 ms apart" 1499 \
-	"$(sql "$db" "SELECT (MAX(intended_ns) - MIN(intended_ns)) / 1000000 FROM cpu_stats")"
-
-# at 10 kHz the generator wakes once per --tick (1 ms) and sends what is
-# due: still nothing before its intended time, and the schedule unchanged
-db="$WORK/ticked.db"
-ticked() {
-	"$SC" generate --source=cpu --count=3000 --rate=10000 --stats-interval=0 2>/dev/null |
-		"$SC" process --stats-interval=0 2>/dev/null | "$SC" sink --db="$db" --stats-interval=0 2>/dev/null
-}
-check "pipe cpu at 10 kHz, 1 ms tick: pipeline exits 0" ticked
-check "pipe cpu at 10 kHz, 1 ms tick: verify --expect=3000 is clean" "$SC" verify --db="$db" --expect=3000
-check_eq "at 10 kHz with a 1 ms tick no record was sent before its intended time" 0 \
-	"$(sql "$db" "SELECT COUNT(*) FROM cpu_stats WHERE sent_ns < intended_ns")"
-check_eq "at 10 kHz the intended times are 0.1 ms apart" 2999 \
-	"$(sql "$db" "SELECT (MAX(intended_ns) - MIN(intended_ns)) / 100000 FROM cpu_stats")"
+paced_case "1 kHz" 1000 1500 1000000
+paced_case "10 kHz, 1 ms tick" 10000 3000 100000
 
 db="$WORK/cpu-json.db"
 sqlite3 "$db" "DELETE FROM cpu_stats WHERE seq = 417"
