@@ -158,6 +158,43 @@ Test(transport_mqtt_pub, delivers_every_message_at_qos_0_with_a_small_inflight_s
 }
 
 /*
+ * A QoS 2 message reaches subscribers only once the publisher answers the
+ * broker's PUBREC with a PUBREL.  A generator that pauses between records
+ * calls flush(0) before each pause and never fills its window of 100; the
+ * message must still arrive, and be confirmed, while it keeps pausing so.
+ */
+Test(transport_mqtt_pub, delivers_at_qos_2_while_the_publisher_only_pauses)
+{
+	struct sc_error err = {0};
+	struct transport *c = open_mqtt("sink", "c", SC_STREAM_BIT(SC_STREAM_PROC_CPU), 2, 0, 1000);
+	struct transport *p = open_mqtt("generate", NULL, 0, 2, 100, 0);
+	int64_t end = sc_mono_ns() + 5000 * (int64_t)1000000;
+	int got = 0, rc;
+
+	publish_n(p, SC_STREAM_PROC_CPU, "q2", 1);
+	while (!got && sc_mono_ns() < end) {
+		struct sc_msg m;
+
+		rc = transport_flush(p, 0, &err);
+		cr_assert(rc == 0 || rc == -SC_ETIMEDOUT, "flush(0): %s", err.msg);
+		rc = transport_poll(c, &m, 10, &err);
+		cr_assert_geq(rc, 0, "poll: %s", err.msg);
+		if (rc == 1) {
+			cr_assert_eq(m.len, 4);
+			cr_assert(memcmp(m.payload, "q2-0", 4) == 0);
+			transport_msg_release(c, &m);
+			got = 1;
+		}
+	}
+	cr_assert(got, "the QoS 2 message did not arrive in 5 s of flush(0) and pauses");
+	while (transport_flush(p, 0, &err) == -SC_ETIMEDOUT && sc_mono_ns() < end)
+		usleep(10000);
+	cr_assert_eq(transport_flush(p, 0, &err), 0, "still unconfirmed: %s", err.msg);
+	transport_close(p);
+	transport_close(c);
+}
+
+/*
  * The process role: one transport has input waiting (unpolled) and publishes
  * at QoS 1 on the same connection, so its PUBACKs come among the input's
  * PUBLISHes.  Publishing and flushing must still complete, and nothing
