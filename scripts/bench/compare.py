@@ -228,6 +228,18 @@ def pct(sorted_vals, q):
 # ---- processes ------------------------------------------------------------
 
 
+
+def cpu_model():
+    """The CPU model (/proc/cpuinfo): runs on different machines are not like for like."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip().replace(",", "").replace('"', "")
+    except OSError:
+        pass
+    return "unknown"
+
 class Proc:
     """A child whose CPU and peak RSS come from wait4's rusage."""
 
@@ -550,7 +562,7 @@ class Run:
     def __init__(self):
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.host = socket.gethostname()
+        self.host = socket.gethostname() + "/" + cpu_model()
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
         dirty = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "src",

@@ -88,7 +88,8 @@ bench_init() {
 	[ -x "$SC" ] || bench_die "no streamctl binary at $SC"
 	BENCH_CSV=$BENCH_RESULTS/$BENCH_NAME.csv
 	BENCH_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	BENCH_HOST=$(hostname)
+	# host name and CPU model: runs on different machines are not like for like
+	BENCH_HOST="$(hostname)/$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1 | tr -d ',"')"
 	BENCH_REV=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	git -C "$BENCH_ROOT" diff --quiet HEAD -- src transports 2>/dev/null || BENCH_REV=$BENCH_REV+dirty
 	RUN_ID=$(date -u +%Y%m%dT%H%M%S)-$$
