@@ -35,7 +35,8 @@
  *     `window` are, it runs rounds until half the window is left (hysteresis:
  *     one wait per window/2 messages), waiting on the socket between rounds
  *     that read nothing.  flush() does the same until nothing is
- *     unconfirmed.  The rounds of a consumer that publishes (the process
+ *     unconfirmed; flush(0), which a generator calls before each pause,
+ *     reads only what has already arrived (cl_service).  The rounds of a consumer that publishes (the process
  *     role) also read the PUBLISHes that arrive among the acknowledgements and
  *     queue them.  Never MQTTClient_yield: it runs the loop for a fixed
  *     100 ms, however soon the acknowledgements come.
