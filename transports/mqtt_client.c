@@ -36,9 +36,9 @@
  *     one wait per window/2 messages), waiting on the socket between rounds
  *     that read nothing.  flush() does the same until nothing is
  *     unconfirmed; flush(0), which a generator calls before each pause,
- *     reads only what has already arrived (cl_service).  The rounds of a consumer that publishes (the process
- *     role) also read the PUBLISHes that arrive among the acknowledgements and
- *     queue them.  Never MQTTClient_yield: it runs the loop for a fixed
+ *     reads only what has already arrived (cl_service).  The rounds of a
+ *     consumer that publishes (the process role) also read the PUBLISHes
+ *     that arrive among the acknowledgements and queue them.  Never MQTTClient_yield: it runs the loop for a fixed
  *     100 ms, however soon the acknowledgements come.
  *   - paho's own in-flight limit (maxInflightMessages, clamped by paho to the
  *     broker's Receive Maximum) is never reached: at the limit,
@@ -716,7 +716,7 @@ static void cl_service(struct mqtt_priv *p)
 {
 	int i;
 
-	if (p->fd < 0) { /* our socket was not found: one round, which may wait briefly */
+	if (p->fd < 0) { /* our socket was not found: one round (timeout 0) */
 		if (cl_round(p) < 0)
 			cl_lost(p);
 		return;

@@ -228,7 +228,6 @@ def pct(sorted_vals, q):
 # ---- processes ------------------------------------------------------------
 
 
-
 def cpu_model():
     """The CPU model (/proc/cpuinfo): runs on different machines are not like for like."""
     try:
@@ -239,6 +238,7 @@ def cpu_model():
     except OSError:
         pass
     return "unknown"
+
 
 class Proc:
     """A child whose CPU and peak RSS come from wait4's rusage."""
