@@ -38,8 +38,9 @@
  *     unconfirmed; flush(0), which a generator calls before each pause,
  *     reads only what has already arrived (cl_service).  The rounds of a
  *     consumer that publishes (the process role) also read the PUBLISHes
- *     that arrive among the acknowledgements and queue them.  Never MQTTClient_yield: it runs the loop for a fixed
- *     100 ms, however soon the acknowledgements come.
+ *     that arrive among the acknowledgements and queue them.  Never
+ *     MQTTClient_yield: it runs the loop for a fixed 100 ms, however soon
+ *     the acknowledgements come.
  *   - paho's own in-flight limit (maxInflightMessages, clamped by paho to the
  *     broker's Receive Maximum) is never reached: at the limit,
  *     MQTTClient_publishMessage5 runs MQTTClient_yield, 100 ms per round.  The
