@@ -507,6 +507,8 @@ int amqpb_pub_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	uint64_t failed;
 	int rc;
 
+	if (timeout_ms == 0 && p->conn.up)
+		amqpb_drain(b); /* flush(0): read what the broker sent, do not wait */
 	rc = amqpb_wait(t, 0, deadline, err);
 	if (rc == -SC_ETIMEDOUT)
 		return sc_error_set(err, SC_ETIMEDOUT,

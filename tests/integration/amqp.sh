@@ -12,7 +12,7 @@ scenario_basic msgpack 2000
 scenario_kill_processor 3000 400
 
 # three competing consumers on one queue: each takes a share
-NS=$(fresh_ns)
+new_ns
 db="$WORK/three.db"
 start_sink "$db"
 for p in a b c; do start_process "$p" --prefetch=50; done
@@ -25,11 +25,11 @@ for p in a b c; do
 	n=$(stat_final "$WORK/process-$p.stats" in)
 	check "amqp three: processor $p took a share (${n:-0} records)" test "${n:-0}" -gt 0
 done
-check_verify "amqp three: verify --expect=1500 is clean" "$db" 1500
+check_verify "amqp three: verify --expect=1500 is clean" "$db" 1500 2
 
 # the broker goes away mid-stream and comes back
 if [ -n "${AMQP_RESTART:-}" ]; then
-	NS=$(fresh_ns)
+	new_ns
 	db="$WORK/restart.db"
 	start_sink "$db"
 	start_process main
@@ -42,7 +42,7 @@ if [ -n "${AMQP_RESTART:-}" ]; then
 	check "amqp restart: generators finish" wait_gens
 	if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "amqp restart: every record stored after the restart"; else not_ok "amqp restart: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 	check "amqp restart: processor and sink drain" stop_all
-	check_verify "amqp restart: verify --expect=3000 is clean" "$db" 3000
+	check_verify "amqp restart: verify --expect=3000 is clean" "$db" 3000 2
 	r=$(stat_final "$WORK/process-main.stats" retries)
 	check "amqp restart: the processor reconnected (${r:-0} retries)" test "${r:-0}" -gt 0
 else

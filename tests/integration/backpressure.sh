@@ -95,7 +95,7 @@ if ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$AMQP_PORT" 2>/dev/null; then
 	exit
 fi
 B=(--broker="amqp://guest:guest@127.0.0.1:$AMQP_PORT/")
-NS=$(fresh_ns)
+new_ns
 db="$WORK/amqp.db"
 start_sink "$db" "${B[@]}"
 start_process main "${B[@]}"

@@ -172,7 +172,7 @@ if ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT" 2>/dev/null; the
 	exit
 fi
 B=(--broker="kafka://127.0.0.1:$KAFKA_PORT")
-NS=$(fresh_ns)
+new_ns
 db="$WORK/kafka.db"
 n=3000
 start_sink "$db" "${B[@]}"

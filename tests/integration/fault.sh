@@ -51,7 +51,7 @@ if ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT" 2>/dev/null; the
 fi
 B=--broker="kafka://127.0.0.1:$KAFKA_PORT"
 T=kafka
-NS=$(fresh_ns)
+new_ns
 db="$WORK/kafka.db"
 n=400
 run_gen cpu "$n" "$B" --rate=0 --source-id=f-kafka

@@ -20,7 +20,7 @@ scenario_two_processors 1500 300 --partitions=4
 # (no session timeout to wait out): every record arrives, verify is clean.
 # How soon the sink advances again is a benchmark (scripts/bench/
 # kafka-restart.sh), not a pass/fail timing here.
-NS=$(fresh_ns)
+new_ns
 db="$WORK/static.db"
 start_sink "$db" --client-id="$NS-sink"
 start_process first --client-id="$NS-proc"
@@ -33,12 +33,12 @@ unset 'PROC_PIDS[first]'
 before=$(rows_total "$db")
 start_process again --client-id="$NS-proc"
 check "kafka static: generators finish" wait_gens
-if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "kafka static: every record stored after a SIGKILL and a restart with the same --client-id ($before rows before)"; else not_ok "kafka static: every record stored after the restart ($(rows_total "$db") rows)" "$(show_logs)"; fi
+if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "kafka static: every record stored after a SIGKILL and a restart with the same --client-id ($before rows before)"; else not_ok "kafka static: every record stored after the restart ($(rows_total "$db") rows)" "$(rows_by_source "$db"; show_logs)"; fi
 check "kafka static: processor and sink drain" stop_all
-check_verify "kafka static: verify --expect=3000 is clean" "$db" 3000
+check_verify "kafka static: verify --expect=3000 is clean" "$db" 3000 2
 
 # Two instances with different client ids are two static members: they share.
-NS=$(fresh_ns)
+new_ns
 db="$WORK/static2.db"
 start_sink "$db" --client-id="$NS-sink" --partitions=4
 start_process a --client-id="$NS-a" -X group.instance.id="$NS-a" --partitions=4
@@ -53,10 +53,10 @@ a=$(stat_final "$WORK/process-a.stats" in)
 b=$(stat_final "$WORK/process-b.stats" in)
 check "kafka static share: processor a did work (${a:-0} records)" test "${a:-0}" -gt 0
 check "kafka static share: processor b did work (${b:-0} records)" test "${b:-0}" -gt 0
-check_verify "kafka static share: verify --expect=1500 is clean" "$db" 1500
+check_verify "kafka static share: verify --expect=1500 is clean" "$db" 1500 3
 
 # Two instances with the same client id: the older one is fenced and says so.
-NS=$(fresh_ns)
+new_ns
 start_process dup1 --client-id="$NS-dup"
 sleep 6
 start_process dup2 --client-id="$NS-dup"
@@ -87,7 +87,7 @@ rb=(env STREAMCTL_BROKERS_DIR="$WORK/restart-broker" KAFKA_PORT="${KAFKA_RESTART
 	KAFKA_HEAP_OPTS="-Xms512m -Xmx512m" "$BROKERS")
 if "${rb[@]}" start kafka >"$WORK/restart-broker.log" 2>&1; then
 	rs=(--broker="kafka://127.0.0.1:${KAFKA_RESTART_PORT:-29292}")
-	NS=$(fresh_ns)
+	new_ns
 	db="$WORK/restart.db"
 	start_sink "$db" "${rs[@]}" --client-id="$NS-sink"
 	start_process one "${rs[@]}" --client-id="$NS-proc"
@@ -101,7 +101,7 @@ if "${rb[@]}" start kafka >"$WORK/restart-broker.log" 2>&1; then
 	check "kafka broker restart: the processor still runs" kill -0 "${PROC_PIDS[one]}"
 	check "kafka broker restart: the sink still runs" kill -0 "$SINK_PID"
 	check "kafka broker restart: processor and sink drain" stop_all
-	check_verify "kafka broker restart: verify --expect=4000 is clean" "$db" 4000
+	check_verify "kafka broker restart: verify --expect=4000 is clean" "$db" 4000 1
 	grep -h "joining again" "$WORK/process-one.log" "$WORK/sink.log" | sed 's/^/        /'
 	"${rb[@]}" stop kafka >/dev/null 2>&1
 else
@@ -114,7 +114,7 @@ if "$BROKERS" start kafka-cluster >"$WORK/cluster.log" 2>&1; then
 	ok "kafka cluster: three nodes started"
 	eval "$("$BROKERS" env | grep '^KAFKA_CLUSTER_BOOTSTRAP=')"
 	cl=(--broker="kafka://$KAFKA_CLUSTER_BOOTSTRAP" --replication-factor=3 --partitions=3)
-	NS=$(fresh_ns)
+	new_ns
 	db="$WORK/cluster.db"
 	start_sink "$db" "${cl[@]}"
 	start_process main "${cl[@]}"
@@ -123,9 +123,9 @@ if "$BROKERS" start kafka-cluster >"$WORK/cluster.log" 2>&1; then
 	sleep 4
 	check "kafka cluster: node 2 killed with SIGKILL mid-stream" "$BROKERS" kill kafka-cluster 2
 	check "kafka cluster: generators finish with a broker down" wait_gens
-	if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "kafka cluster: every record stored with one broker down"; else not_ok "kafka cluster: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
+	if wait_rows "$db" 3000 "$TIMEOUT" 2; then ok "kafka cluster: every record stored with one broker down"; else not_ok "kafka cluster: every record stored ($(rows_total "$db"))" "$(rows_by_source "$db"; show_logs)"; fi
 	check "kafka cluster: processor and sink drain" stop_all
-	check_verify "kafka cluster: verify --expect=3000 is clean" "$db" 3000
+	check_verify "kafka cluster: verify --expect=3000 is clean" "$db" 3000 2
 	"$BROKERS" stop kafka-cluster >/dev/null 2>&1
 else
 	not_ok "kafka cluster: three nodes started" "$(cat "$WORK/cluster.log")"

@@ -16,7 +16,7 @@ scenario_basic json 2000
 scenario_basic msgpack 2000
 
 # sink stopped (SIGTERM) mid-stream, restarted with the same session
-NS=$(fresh_ns)
+new_ns
 db="$WORK/restart.db"
 start_sink "$db" --client-id="$NS-sink"
 start_process main --client-id="$NS-proc"
@@ -31,12 +31,12 @@ start_sink "$db" --client-id="$NS-sink"
 check "mqtt restart: generators finish" wait_gens
 if wait_rows "$db" 2000 "$TIMEOUT" 2; then ok "mqtt restart: the restarted sink got what was published while it was away ($stored rows before)"; else not_ok "mqtt restart: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 check "mqtt restart: processor and sink drain" stop_all
-check_verify "mqtt restart: verify --expect=2000 is clean" "$db" 2000
+check_verify "mqtt restart: verify --expect=2000 is clean" "$db" 2000 2
 
 # sink SIGKILLed holding records it had polled but not committed (its
 # database write is held up by another writer's lock): paho acknowledged
 # them on receipt, so only the sink's journal can give them back
-NS=$(fresh_ns)
+new_ns
 db="$WORK/kill.db"
 jnl="$WORK/journal"
 start_sink "$db" --client-id="$NS-sink" -X journal="$jnl"
@@ -68,11 +68,11 @@ start_sink "$db" --client-id="$NS-sink" -X journal="$jnl"
 check "mqtt kill: generators finish" wait_gens
 if wait_rows "$db" 2000 "$TIMEOUT" 2; then ok "mqtt kill: the restarted sink replayed its journal and stored everything"; else not_ok "mqtt kill: every record stored ($(rows_total "$db"))" "$(show_logs)"; fi
 check "mqtt kill: processor and sink drain" stop_all
-check_verify "mqtt kill: verify --expect=2000 is clean" "$db" 2000
+check_verify "mqtt kill: verify --expect=2000 is clean" "$db" 2000 2
 check "mqtt kill: nothing pending, the sink's journal is removed" test ! -e "$jnl/$NS-sink.journal"
 
 # two processors on one shared subscription
-NS=$(fresh_ns)
+new_ns
 db="$WORK/share.db"
 start_sink "$db"
 start_process a --client-id="$NS-a"
@@ -87,10 +87,10 @@ for p in a b; do
 	n=$(stat_final "$WORK/process-$p.stats" in)
 	check "mqtt share: processor $p did work (${n:-0} records)" test "${n:-0}" -gt 0
 done
-check_verify "mqtt share: verify --expect=1500 is clean" "$db" 1500
+check_verify "mqtt share: verify --expect=1500 is clean" "$db" 1500 2
 
 # the Sensor Logger app's bare JSON on its own topic
-NS=$(fresh_ns)
+new_ns
 db="$WORK/app.db"
 start_sink "$db"
 start_process app --input=sensorlogger --topic="$NS-sensor-logger" --client-id="$NS-app"

@@ -54,7 +54,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 secure_suite() {
 	local way=$4 uri=$2 db wrong sec=()
 	T=$1
-	NS=$(fresh_ns)
+	new_ns
 	db="$WORK/$T.db"
 	case "$way" in
 	file) sec=(--password-file="$TLS_PASSWORD_FILE") ;;

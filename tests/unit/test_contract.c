@@ -295,6 +295,38 @@ static void publish_and_consume(const struct backend *b)
 	teardown();
 }
 
+/*
+ * flush(0) does not wait: asked again and again, it answers -SC_ETIMEDOUT
+ * while messages are in flight and 0 once the broker has them all (it
+ * reads the broker's answers itself, no blocking flush needed); then they
+ * all arrive.
+ */
+static void flush_without_waiting(const struct backend *b)
+{
+	enum { N = 100 };
+	static struct seen s;
+	struct transport *c, *p;
+	struct sc_error err = {0};
+	int64_t end;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	setup(b);
+	c = consumer(b, 0, SC_STREAM_RAW_CPU, "c", 0);
+	p = producer(b, 0, 0);
+	publish_range(p, SC_STREAM_RAW_CPU, "nw", 0, N);
+	end = sc_mono_ns() + (int64_t)WAIT_MS * 1000000;
+	while ((rc = transport_flush(p, 0, &err)) == -SC_ETIMEDOUT && sc_mono_ns() < end)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	cr_assert_eq(rc, 0, "flush(0): %s", err.msg);
+	close_producer(b, p, 0);
+	take(c, "nw", N, NULL, &s);
+	cr_assert_eq(s.n, N, "%d of %d arrived", s.n, N);
+	assert_each_once(&s, 0, N);
+	transport_close(c);
+	teardown();
+}
+
 /* Messages of one key arrive in the order they were published. */
 static void order_per_key(const struct backend *b)
 {
@@ -556,6 +588,10 @@ static void malformed_messages(const struct backend *b)
 	Test(contract_##be, publish_and_consume)               \
 	{                                                      \
 		publish_and_consume(&be_##be);                 \
+	}                                                      \
+	Test(contract_##be, flush_without_waiting)             \
+	{                                                      \
+		flush_without_waiting(&be_##be);               \
 	}                                                      \
 	Test(contract_##be, order_per_key)                     \
 	{                                                      \
