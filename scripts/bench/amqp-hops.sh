@@ -24,9 +24,7 @@ HEADER="$BENCH_META_HEADER,bench,run,rate,seconds,rows"
 for h in send hop1 hop2 e2e; do HEADER="$HEADER,${h}_p50_ms,${h}_p99_ms,${h}_p999_ms,${h}_max_ms"; done
 HEADER="$HEADER,slow_send_ms,slow_hop1_ms,slow_hop2_ms,broker_cpu_s,client_cpu_s,settings"
 SETTINGS="persistent confirms window=$W prefetch=$P batch=$B classic durable queues"
-AMQP_PORT_=$(printf '%s' "$AMQP_URI" | sed -n 's|^amqps\?://[^/]*:\([0-9][0-9]*\)/\?.*|\1|p')
-: "${AMQP_PORT_:=5672}"
-BROKER_PID=$(ss -ltnpH "sport = :$AMQP_PORT_" 2>/dev/null | sed -n 's/.*"beam.smp",pid=\([0-9]*\).*/\1/p' | head -n 1)
+bench_amqp_broker
 [ -n "$BROKER_PID" ] || bench_die "no beam.smp found on port $AMQP_PORT_"
 
 for ((i = 1; i <= RUNS; i++)); do

@@ -26,9 +26,7 @@ if ! ls "$PERFTEST_DIR"/perf-test-*.jar >/dev/null 2>&1; then
 fi
 HEADER="$BENCH_META_HEADER,bench,run,queue,rate,seconds,sent_avg,received_avg,lat_min_us,lat_p50_us,lat_p75_us,lat_p95_us,lat_p99_us,confirm_p50_us,confirm_p99_us,broker_cpu_s,settings"
 SETTINGS="persistent confirms window=$W prefetch=$P ack-every=$B size=$S classic durable queues"
-AMQP_PORT_=$(printf '%s' "$AMQP_URI" | sed -n 's|^amqps\?://[^/]*:\([0-9][0-9]*\)/\?.*|\1|p')
-: "${AMQP_PORT_:=5672}"
-BROKER_PID=$(ss -ltnpH "sport = :$AMQP_PORT_" 2>/dev/null | sed -n 's/.*"beam.smp",pid=\([0-9]*\).*/\1/p' | head -n 1)
+bench_amqp_broker
 [ -n "$BROKER_PID" ] || bench_die "no beam.smp found on port $AMQP_PORT_"
 uri=${AMQP_URI%/}
 [ "${uri##*:[0-9]*/}" = "$uri" ] && uri=$uri/%2F # PerfTest wants the vhost spelled out

@@ -52,9 +52,7 @@ if ! ls "$PERFTEST_DIR"/perf-test-*.jar >/dev/null 2>&1; then
 		-DoutputDirectory="$PERFTEST_DIR" >&2 || bench_die "mvn could not fetch PerfTest"
 fi
 
-AMQP_PORT_=$(printf '%s' "$AMQP_URI" | sed -n 's|^amqps\?://[^/]*:\([0-9][0-9]*\)/\?.*|\1|p')
-: "${AMQP_PORT_:=5672}"
-BROKER_PID=$(ss -ltnpH "sport = :$AMQP_PORT_" 2>/dev/null | sed -n 's/.*"beam.smp",pid=\([0-9]*\).*/\1/p' | head -n 1)
+bench_amqp_broker
 [ -n "$BROKER_PID" ] || bench_log "no beam.smp found on port $AMQP_PORT_: broker CPU not recorded"
 broker_cpu() { if [ -n "$BROKER_PID" ]; then bench_proc_cpu "$BROKER_PID"; else echo 0; fi; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }

@@ -122,6 +122,14 @@ bench_meta() {
 		"$([ "$BENCH_QUICK" = 1 ] && echo quick || echo full)" "$(cut -d' ' -f1 /proc/loadavg)" "$BENCH_PIN"
 }
 
+# bench_amqp_broker: AMQP_PORT_ (AMQP_URI's port) and BROKER_PID (the
+# beam.smp listening on it; empty when there is none), for broker CPU.
+bench_amqp_broker() {
+	AMQP_PORT_=$(printf '%s' "$AMQP_URI" | sed -n 's|^amqps\?://[^/]*:\([0-9][0-9]*\)/\?.*|\1|p')
+	: "${AMQP_PORT_:=5672}"
+	BROKER_PID=$(ss -ltnpH "sport = :$AMQP_PORT_" 2>/dev/null | sed -n 's/.*"beam.smp",pid=\([0-9]*\).*/\1/p' | head -n 1)
+}
+
 bench_pin() {
 	if [ "$BENCH_PIN" = 1 ]; then printf 'taskset -c %s' "$BENCH_CLIENT_CPUS"; fi
 }
