@@ -98,6 +98,7 @@ struct kafka_priv {
 	int rejoins;	     /* rejoins since rejoin_since_ns */
 	int64_t rejoin_since_ns;
 	bool auto_store; /* -X enable.auto.offset.store=true: commit() is a no-op */
+	bool debug;	 /* -X debug=...: librdkafka's debug lines are printed too */
 	int64_t last_transient_ns;
 	_Atomic int64_t trouble_ns; /* the last connection error librdkafka reported (0: none) */
 

@@ -267,7 +267,9 @@ static void kafka_conn_failed(struct kafka_priv *k, int code, const char *reason
  */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	if (level > 4)
+	const struct kafka_priv *k = rd_kafka_opaque(rk);
+
+	if (level > 4 && !(k && k->debug))
 		return;
 	if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))
 		return;
@@ -469,9 +471,13 @@ int kafka_conf_new(struct kafka_priv *k, bool consumer, rd_kafka_conf_t **out, s
 	if (!rc)
 		rc = kafka_conf_security(k, conf, err);
 	for (size_t i = 0; !rc && i < cfg->nprops; i++)
-		if (!transport_tls_key(cfg->props[i].key) && !kafka_own_key(cfg->props[i].key))
-			rc = kafka_set(conf, cfg->props[i].key,
-				       cfg->props[i].value ? cfg->props[i].value : "", true, err);
+		if (!transport_tls_key(cfg->props[i].key) && !kafka_own_key(cfg->props[i].key)) {
+			const char *v = cfg->props[i].value ? cfg->props[i].value : "";
+
+			rc = kafka_set(conf, cfg->props[i].key, v, true, err);
+			if (!strcmp(cfg->props[i].key, "debug"))
+				k->debug = *v != '\0';
+		}
 	if (rc)
 		goto destroy;
 	*out = conf;

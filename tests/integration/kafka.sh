@@ -15,6 +15,13 @@ scenario_basic msgpack 2000
 scenario_kill_processor 3000 400
 scenario_two_processors 1500 300 --partitions=4
 
+# -X debug=...: librdkafka's debug lines reach stderr (without it they are dropped)
+new_ns
+"$SC" process --transport=kafka --namespace="$NS" --stats-interval=0 --idle-exit=2 \
+	-X debug=cgrp 2>"$WORK/debug.log"
+check_grep "kafka debug: -X debug=cgrp prints librdkafka's consumer group lines" \
+	"kafka: CGRPSTATE: .*changed state" "$WORK/debug.log"
+
 # Static group membership (the --client-id given, or -X group.instance.id).
 # A processor SIGKILLed and started again with the same id takes its partitions back
 # (no session timeout to wait out): every record arrives, verify is clean.
