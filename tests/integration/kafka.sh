@@ -116,10 +116,11 @@ else
 fi
 
 # fetch_states LOG: each partition's last fetch state and the group's last
-# states, from a consumer run with -X debug=cgrp,topic
+# steps (join, sync, assignment, committed offsets), from a consumer run
+# with -X debug=cgrp,topic
 fetch_states() {
 	grep -h 'changed fetch state' "$1" | awk '{ last[$5 " " $6] = $0 } END { for (p in last) print last[p] }'
-	grep -h 'CGRPSTATE' "$1" | tail -n 3
+	grep -h 'CGRPSTATE\|CGRPJOINSTATE\|SYNCGROUP\|OFFSET\|ASSIGNMENT: .*Current\|COORD' "$1" | tail -n 10
 }
 
 # three KRaft nodes, replication factor 3, min.insync.replicas=2: one broker
