@@ -121,6 +121,9 @@ static const struct opt opts[] = {
 	{"csv", R_SINK, T_STR, OFF(csv), NULL, "DIR", "also write CSV files into DIR"},
 	{"expect", R_VER, T_LLONG, OFF(expect), "-1", "N", "every source must hold seq 0..N-1",
 	 false, -1, LLONG_MAX},
+	{"sources", R_VER, T_LONG, OFF(sources), "0", "N",
+	 "exactly N sources must have stored rows (a source that stored none is otherwise unseen)",
+	 false, 0, 1000000},
 	{"print-config", R_ALL, T_FLAG, OFF(print_config), NULL, NULL,
 	 "print the effective configuration as STREAMCTL_* lines and exit"},
 };

@@ -77,6 +77,7 @@ struct sc_config {
 	const char *db;
 	const char *csv;
 	long long expect; /* -1: no tail check */
+	long sources;	  /* 0: any number */
 
 	bool print_config;
 };

@@ -18,7 +18,8 @@ extern char **environ;
 
 int role_verify(const struct sc_config *cfg, struct sc_error *err)
 {
-	struct verify_cfg vc = {.db_path = cfg->db, .expect = cfg->expect, .out = stdout};
+	struct verify_cfg vc = {
+		.db_path = cfg->db, .expect = cfg->expect, .sources = cfg->sources, .out = stdout};
 
 	if (access(cfg->db, F_OK) != 0)
 		return sc_error_set(err, SC_ENOENT, "no database at '%s'", cfg->db);

@@ -63,6 +63,7 @@ void sink_close(struct sink *s);
 struct verify_cfg {
 	const char *db_path;
 	long long expect; /* >= 0: every source must hold seq 0..expect-1; -1: no tail check */
+	long sources;	  /* > 0: exactly this many sources must have stored rows; 0: any */
 	FILE *out;	  /* the readable summary */
 };
 

@@ -311,6 +311,12 @@ static int print_verdict(const struct vstate *v, const struct vtotals *t)
 		fputs("verify: NOT clean: no rows\n", out);
 		return 1;
 	}
+	if (v->cfg->sources > 0 && v->n != (size_t)v->cfg->sources) {
+		fprintf(out,
+			"verify: NOT clean: %lld rows from %zu sources, expected %ld sources\n",
+			t->rows, v->n, v->cfg->sources);
+		return 1;
+	}
 	if (t->gaps || t->missing || t->unexpected) {
 		fprintf(out,
 			"verify: NOT clean: %lld gaps, %lld missing, %lld unexpected"
@@ -378,6 +384,8 @@ int verify_run(const struct verify_cfg *cfg, struct sc_error *err)
 	fprintf(cfg->out, "verify: %s", cfg->db_path);
 	if (cfg->expect >= 0)
 		fprintf(cfg->out, ", expecting seq 0..%lld per source", cfg->expect - 1);
+	if (cfg->sources > 0)
+		fprintf(cfg->out, ", %ld sources", cfg->sources);
 	fputc('\n', cfg->out);
 	for (size_t i = 0; i < 2; i++) {
 		ret = vscan_table(&v, tables[i], err);

@@ -87,17 +87,23 @@ static void exec_sql(const char *sql)
 }
 
 /* Runs verify; returns its result and leaves its output in *text (caller frees). */
-static int run(const char *path, long long expect, char **text, struct sc_error *err)
+static int run_sources(const char *path, long long expect, long sources, char **text,
+		       struct sc_error *err)
 {
 	size_t len;
 	FILE *out = open_memstream(text, &len);
-	struct verify_cfg cfg = {.db_path = path, .expect = expect, .out = out};
+	struct verify_cfg cfg = {.db_path = path, .expect = expect, .sources = sources, .out = out};
 	int rc;
 
 	cr_assert_not_null(out);
 	rc = verify_run(&cfg, err);
 	fclose(out);
 	return rc;
+}
+
+static int run(const char *path, long long expect, char **text, struct sc_error *err)
+{
+	return run_sources(path, expect, 0, text, err);
 }
 
 static const char *last_line(const char *text)
@@ -321,4 +327,25 @@ Test(verify, sees_only_committed_rows_while_a_sink_is_writing)
 	cr_assert_eq(run(db_path, 20, &text, &err), 0, "%s%s", err.msg, text);
 	free(text);
 	sink_close(s);
+}
+
+/* A source that stored nothing is not in the database: only --sources sees it missing. */
+Test(verify, counts_the_sources_with_sources)
+{
+	struct sc_error err = {0};
+	char *text;
+
+	fill("cpu-a", 10, 0);
+	cr_assert_eq(run_sources(db_path, 10, 0, &text, &err), 0, "%s%s", err.msg, text);
+	free(text);
+	cr_assert_eq(run_sources(db_path, 10, 2, &text, &err), 1, "%s%s", err.msg, text);
+	cr_assert_str_eq(last_line(text),
+			 "verify: NOT clean: 10 rows from 1 sources, expected 2 sources\n");
+	free(text);
+	fill("cpu-b", 10, 0);
+	cr_assert_eq(run_sources(db_path, 10, 2, &text, &err), 0, "%s%s", err.msg, text);
+	cr_assert_str_eq(last_line(text), "verify: clean (20 rows from 2 sources)\n");
+	free(text);
+	cr_assert_eq(run_sources(db_path, 10, 1, &text, &err), 1, "%s%s", err.msg, text);
+	free(text);
 }
