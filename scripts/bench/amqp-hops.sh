@@ -11,9 +11,12 @@
 #   e2e     stored_ns - intended_ns
 # One CSV row per run: p50/p99/p99.9/max of each (ms), the mean of each part
 # over the slowest 1 % of records (e2e >= its p99), broker and client CPU s.
+# REVS="BEFORE AFTER" (commits): both are built in temporary worktrees
+# (revs.sh) and run alternately, RUNS pairs after a warm-up pair that is not
+# recorded; each row's git_rev names the build that ran.
 #
 # usage: scripts/bench/amqp-hops.sh [RATE [DUR [RUNS]]]   (1000 30 3)
-# env: AMQP_URI, W (1000), P (2000), B (500)
+# env: AMQP_URI, W (1000), P (2000), B (500), REVS
 # CSV: bench/results/amqp-hops.csv
 . "$(dirname "$0")/lib.sh"
 bench_init amqp-hops
@@ -27,29 +30,20 @@ SETTINGS="persistent confirms window=$W prefetch=$P batch=$B classic durable que
 bench_amqp_broker
 [ -n "$BROKER_PID" ] || bench_die "no beam.smp found on port $AMQP_PORT_"
 
-for ((i = 1; i <= RUNS; i++)); do
-	ns=$(bench_uniq bench-ahop)
-	db=$BENCH_TMP/$ns.db
-	common=(--transport=amqp --broker="$AMQP_URI" --namespace="$ns" --stats-interval=0
-		--progress=never --stats=/dev/null)
-	bench_time_bg sink "$SC" sink "${common[@]}" --db="$db" --idle-exit=3 --prefetch="$P" \
-		--batch="$B" 2>>"$BENCH_TMP/sink.log"
-	sink=$BG_PID
-	bench_time_bg proc "$SC" process "${common[@]}" --idle-exit=3 --prefetch="$P" --batch="$B" \
-		2>>"$BENCH_TMP/proc.log"
-	proc=$BG_PID
-	sleep 2
-	c0=$(bench_proc_cpu "$BROKER_PID")
-	bench_time gen "$SC" generate "${common[@]}" --source=cpu --inflight="$W" --rate="$RATE" \
-		--duration="$DUR" 2>>"$BENCH_TMP/gen.log" || bench_die "generate failed: $(tail -n 2 "$BENCH_TMP/gen.log")"
-	cpu=$(awk -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print u + s }')
-	wait "$sink" "$proc"
-	c1=$(bench_proc_cpu "$BROKER_PID")
-	for t in sink proc; do
-		bench_time_read "$t"
-		cpu=$(awk -v a="$cpu" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { printf "%.2f", a + u + s }')
-	done
-	res=$(python3 - "$db" <<'EOF'
+builds=("$SC") revs=("$BENCH_REV") first=1
+if [ -n "${REVS:-}" ]; then
+	. "$BENCH_DIR/revs.sh"
+	read -r before after <<<"$REVS"
+	bench_revs "$(mktemp -d)" "$before" "$after"
+	builds=("$BENCH_REVS_TMP/before/build/streamctl" "$BENCH_REVS_TMP/after/build/streamctl")
+	revs=("$(git -C "$BENCH_ROOT" rev-parse --short "$before")"
+		"$(git -C "$BENCH_ROOT" rev-parse --short "$after")")
+	first=0
+fi
+
+# hops DB: "rows,send p50,p99,p999,max,hop1 ...,e2e ...,slow send,hop1,hop2"
+hops() {
+	python3 - "$1" <<'EOF'
 import sqlite3, sys
 rows = list(sqlite3.connect(sys.argv[1]).execute(
     "SELECT sent_ns - intended_ns, processed_ns - sent_ns, stored_ns - processed_ns,"
@@ -64,10 +58,21 @@ slow = [r for r in rows if r[3] >= thr]
 out += ["%.2f" % (sum(r[k] for r in slow) / len(slow) / 1e6) for k in range(3)]
 print(",".join(out))
 EOF
-	) || bench_die "no rows in $db"
-	bench_csv_append "$BENCH_CSV" "$HEADER" \
-		"$(bench_meta),amqp-hops,$i,$RATE,$DUR,$res,$(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.2f", a - b }'),$cpu,\"$SETTINGS\""
-	IFS=, read -r n s50 s99 s999 smax h50 h99 h999 hmax g50 g99 g999 gmax e50 e99 e999 emax ss sh sg <<<"$res"
-	bench_log "run $i: $n rows at $RATE/s; p99 send $s99, hop1 $h99, hop2 $g99, e2e $e99 ms (max $emax); slowest 1 %: send $ss, hop1 $sh, hop2 $sg ms"
-	rm -f "$db" "$db-wal" "$db-shm"
+}
+
+for ((i = first; i <= RUNS; i++)); do
+	for k in "${!builds[@]}"; do
+		ns=$(bench_uniq bench-ahop)
+		db=$BENCH_TMP/$ns.db
+		bench_amqp_pipeline "${builds[k]}" "$db" "$ns" --rate="$RATE" --duration="$DUR" ||
+			bench_die "generate failed: $(tail -n 2 "$BENCH_TMP/gen.log")"
+		res=$(hops "$db") || bench_die "no rows in $db"
+		rm -f "$db" "$db-wal" "$db-shm"
+		[ "$i" -gt 0 ] || continue # the warm-up pair
+		BENCH_REV=${revs[k]}
+		bench_csv_append "$BENCH_CSV" "$HEADER" \
+			"$(bench_meta),amqp-hops,$i,$RATE,$DUR,$res,$RUN_BROKER_CPU,$RUN_CLIENT_CPU,\"$SETTINGS\""
+		IFS=, read -r n _ s99 _ _ _ h99 _ _ _ g99 _ _ _ e99 _ emax ss sh sg <<<"$res"
+		bench_log "run $i ${revs[k]}: $n rows at $RATE/s; p99 send $s99, hop1 $h99, hop2 $g99, e2e $e99 ms (max $emax); slowest 1 %: send $ss, hop1 $sh, hop2 $sg ms"
+	done
 done

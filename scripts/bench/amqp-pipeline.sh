@@ -70,31 +70,11 @@ row() { # tool pair target count rows seconds rate p50 p99 p999 max broker clien
 # streamctl PAIR RATE: the pipeline; RATE 0 = as fast as it goes (N records),
 # else RATE records/s for DUR s.
 pipeline() {
-	local pair=$1 rate=$2 ns db c0 c1 cpu=0 t res gen_args
+	local pair=$1 rate=$2 ns db res gen_args
 	ns=$(bench_uniq bench-apl)
 	db=$BENCH_TMP/$ns.db
-	local common=(--transport=amqp --broker="$AMQP_URI" --namespace="$ns" --stats-interval=0
-		--progress=never --stats=/dev/null)
-	bench_time_bg sink "$SC" sink "${common[@]}" --db="$db" --idle-exit=3 --prefetch="$P" \
-		--batch="$B" 2>>"$BENCH_TMP/sink.log"
-	local sink=$BG_PID
-	bench_time_bg proc "$SC" process "${common[@]}" --idle-exit=3 --prefetch="$P" --batch="$B" \
-		2>>"$BENCH_TMP/proc.log"
-	local proc=$BG_PID
-	PIDS=("$sink" "$proc")
-	sleep 2
-	c0=$(broker_cpu)
 	if [ "$rate" = 0 ]; then gen_args=(--rate=0 --count="$N"); else gen_args=(--rate="$rate" --duration="$DUR"); fi
-	bench_time gen "$SC" generate "${common[@]}" --source=cpu --inflight="$W" "${gen_args[@]}" \
-		2>>"$BENCH_TMP/gen.log"
-	cpu=$(awk -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print u + s }')
-	wait "$sink" "$proc"
-	PIDS=()
-	c1=$(broker_cpu)
-	for t in sink proc; do
-		bench_time_read "$t"
-		cpu=$(awk -v a="$cpu" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { printf "%.2f", a + u + s }')
-	done
+	bench_amqp_pipeline "$SC" "$db" "$ns" "${gen_args[@]}"
 	res=$(python3 - "$db" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
@@ -110,7 +90,7 @@ EOF
 	local count=$N
 	[ "$rate" = 0 ] || count=$((rate * DUR))
 	row streamctl "$pair" "$rate" "$count" "$rows" "$span" "$r" "$p50" "$p99" "$p999" "$pmax" \
-		"$(sub "$c1" "$c0")" "$cpu"
+		"$RUN_BROKER_CPU" "$RUN_CLIENT_CPU"
 	rm -f "$db" "$db-wal" "$db-shm"
 }
 

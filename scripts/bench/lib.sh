@@ -130,6 +130,41 @@ bench_amqp_broker() {
 	BROKER_PID=$(ss -ltnpH "sport = :$AMQP_PORT_" 2>/dev/null | sed -n 's/.*"beam.smp",pid=\([0-9]*\).*/\1/p' | head -n 1)
 }
 
+# bench_amqp_pipeline SC DB NS GEN_ARGS...: one run of the RabbitMQ pipeline
+# with the binary SC (cpu source, JSON): sink and process (prefetch $P,
+# batch $B; both leave after 3 s without input) start first, then generate
+# (window $W, GEN_ARGS) runs in the foreground; their pids are in PIDS
+# meanwhile.  Sets RUN_BROKER_CPU (s; 0 without BROKER_PID) and
+# RUN_CLIENT_CPU (s, the three roles); returns the generator's exit code.
+bench_amqp_pipeline() {
+	local sc=$1 db=$2 ns=$3 sink proc c0=0 c1=0 rc t
+	shift 3
+	local common=(--transport=amqp --broker="$AMQP_URI" --namespace="$ns" --stats-interval=0
+		--progress=never --stats=/dev/null)
+	bench_time_bg sink "$sc" sink "${common[@]}" --db="$db" --idle-exit=3 --prefetch="$P" \
+		--batch="$B" 2>>"$BENCH_TMP/sink.log"
+	sink=$BG_PID
+	bench_time_bg proc "$sc" process "${common[@]}" --idle-exit=3 --prefetch="$P" --batch="$B" \
+		2>>"$BENCH_TMP/proc.log"
+	proc=$BG_PID
+	PIDS=("$sink" "$proc")
+	sleep 2
+	[ -z "$BROKER_PID" ] || c0=$(bench_proc_cpu "$BROKER_PID")
+	bench_time gen "$sc" generate "${common[@]}" --source=cpu --inflight="$W" "$@" \
+		2>>"$BENCH_TMP/gen.log"
+	rc=$?
+	RUN_CLIENT_CPU=$(awk -v u="$T_USER" -v s="$T_SYS" 'BEGIN { print u + s }')
+	wait "$sink" "$proc"
+	PIDS=()
+	[ -z "$BROKER_PID" ] || c1=$(bench_proc_cpu "$BROKER_PID")
+	for t in sink proc; do
+		bench_time_read "$t"
+		RUN_CLIENT_CPU=$(awk -v a="$RUN_CLIENT_CPU" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { printf "%.2f", a + u + s }')
+	done
+	RUN_BROKER_CPU=$(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.2f", a - b }')
+	return $rc
+}
+
 bench_pin() {
 	if [ "$BENCH_PIN" = 1 ]; then printf 'taskset -c %s' "$BENCH_CLIENT_CPUS"; fi
 }

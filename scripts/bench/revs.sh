@@ -4,12 +4,14 @@
 # bench_revs TMP BEFORE AFTER [MAKE_TARGET]: check BEFORE and AFTER (commit
 # ids) out as detached worktrees TMP/before and TMP/after and build each
 # (MAKE_TARGET, default build/streamctl, with BUILD=build).  An EXIT trap
-# removes both worktrees and TMP again, whatever way the script ends.
+# removes both worktrees and TMP again, whatever way the script ends (and
+# still runs lib.sh's bench_cleanup when the script has one).
 bench_revs() {
 	BENCH_REVS_TMP=$1
 	trap 'git worktree remove --force "$BENCH_REVS_TMP/before" >/dev/null 2>&1
 	      git worktree remove --force "$BENCH_REVS_TMP/after" >/dev/null 2>&1
-	      rm -rf "$BENCH_REVS_TMP"' EXIT
+	      rm -rf "$BENCH_REVS_TMP"
+	      if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi' EXIT
 	git worktree add -q --detach "$1/before" "$2"
 	git worktree add -q --detach "$1/after" "$3"
 	for v in before after; do
