@@ -507,8 +507,14 @@ int amqpb_pub_flush(struct transport *t, int timeout_ms, struct sc_error *err)
 	uint64_t failed;
 	int rc;
 
-	if (timeout_ms == 0 && p->conn.up)
-		amqpb_drain(b); /* flush(0): read what the broker sent, do not wait */
+	/*
+	 * flush(0), which a generator calls before every pause: read what the
+	 * broker sent on every 64th call, as publish() does, not on each one
+	 * (draining on every call made the 1 kHz tail worse:
+	 * bench/results/amqp-hops.csv, REVS runs of 2026-12-07 13:10-13:19)
+	 */
+	if (timeout_ms == 0)
+		amqpb_pub_service(t, false);
 	rc = amqpb_wait(t, 0, deadline, err);
 	if (rc == -SC_ETIMEDOUT)
 		return sc_error_set(err, SC_ETIMEDOUT,
