@@ -18,9 +18,10 @@
  *    at the broker (Kafka: acked by acks=all; AMQP: confirmed; MQTT: PUBACK/
  *    PUBCOMP); a message that failed delivery makes it return -SC_EIO naming
  *    how many failed and why (once: the next flush() starts afresh).
- *    flush(0) does not wait: it reads what the broker already answered and
- *    returns 0, -SC_ETIMEDOUT while messages are still in flight, or the
- *    failure (a generator asks this way before it pauses).
+ *    flush(0) does not wait: it returns 0 once the broker's answers are in
+ *    (called again and again it reads them itself, AMQP on every 64th call),
+ *    -SC_ETIMEDOUT while messages are still in flight, or the failure (a
+ *    generator asks this way before it pauses).
  *  - poll() fills a caller-owned struct sc_msg.  Its payload and key are
  *    valid until the next poll() or transport_msg_release(), whichever comes
  *    first (decode at once); its handle/token stay valid until
