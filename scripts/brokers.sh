@@ -29,6 +29,8 @@
 #   AMQP_NODENAME [$RABBITMQ_NODENAME or rabbit@localhost]
 #   MQTT_PORT [1883], MQTT_WS_PORT [9001]
 #   MQTT_AUTOSAVE_CHANGES [0: save every second]: save after N changes
+#   MQTT_LOG_DEBUG [0]: 1 logs every packet (PUBLISH, PUBACK, with message
+#     ids) to mosquitto.log, to trace a lost or repeated message
 # Others: KAFKA_LIBS (jars, default $STREAMCTL_CACHE/kafka/libs from
 # scripts/setup.sh), KAFKA_HEAP_OPTS, KAFKA_CLUSTER_HEAP_OPTS.
 #
@@ -768,6 +770,7 @@ log_type error
 log_type warning
 log_type notice
 log_type information
+$([ "${MQTT_LOG_DEBUG:-0}" = 1 ] && echo 'log_type debug')
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 EOF
 	if [ "$TLS" = 1 ]; then
