@@ -53,9 +53,10 @@
  * it hands the message over (MQTTProtocol_handlePublishes); it has no manual
  * acknowledgement.  So an acknowledgement after the sink committed is
  * impossible with this library.  Instead each consumer keeps a local journal
- * (mqtt_journal.c): each message paho hands over is appended (stream, flags,
- * key, payload, CRC-32) to an append-only file with write() at once
- * (mqtt_rx_take), poll() hands it out, and commit() - called by the roles
+ * (mqtt_journal.c): each message paho reads is appended (stream, flags,
+ * key, payload, CRC-32) to an append-only file with write() before paho
+ * acknowledges it (paho puts it into its store first, and the store is ours:
+ * mqtt_consume.c), poll() hands it out, and commit() - called by the roles
  * once the output is safe - moves the committed offset in the file's header
  * past it.  On open, what the journal holds beyond that offset is queued
  * first, flagged SC_MSG_REDELIVERED; so TRANSPORT_CAP_COMMIT is declared and
@@ -67,9 +68,6 @@
  * $XDG_STATE_HOME/streamctl/mqtt or ~/.local/state/streamctl/mqtt; the file
  * is "<client id>.journal" (locked: one process per client id).
  * What is NOT covered, honestly:
- *  - the instant between paho's PUBACK and our write(): the same call,
- *    microseconds, but a SIGKILL landing exactly there loses that one
- *    message (the broker has its acknowledgement);
  *  - a machine crash or power loss: write() leaves the record in the page
  *    cache; -X journal.sync=true adds fdatasync after every append and
  *    commit (slower: one disk flush per message);

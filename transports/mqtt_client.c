@@ -23,8 +23,9 @@
  * (MQTTClient_receive with timeout 0: at most one packet read, no sleep), from
  * the thread that waits:
  *   - messages: a round hands over a PUBLISH it read (or one an earlier paho
- *     call read into paho's queue); mqtt_rx_take (mqtt_consume.c) journals
- *     and queues it.  poll() runs rounds while they hand over messages and,
+ *     call read into paho's queue); mqtt_rx_take (mqtt_consume.c) queues
+ *     it.  A round first peeks at the socket and journals the PUBLISH paho
+ *     is about to read, before paho acknowledges it (mqtt_prejournal).  poll() runs rounds while they hand over messages and,
  *     when one hands over nothing, waits in poll(2) on the socket (found once
  *     after connect, mqtt_new_socket) for at most MQTT_IDLE_WAIT_MS: the bound
  *     on how long a message that a paho call read into paho's own queue
@@ -383,6 +384,7 @@ static int cl_round(struct mqtt_priv *p)
 	char *topic = NULL;
 	int len = 0, rc;
 
+	mqtt_prejournal(p); /* what paho is about to read and acknowledge */
 	rc = MQTTClient_receive(p->client, &topic, &len, &msg, 0);
 	__atomic_add_fetch(&p->rounds, 1, __ATOMIC_RELAXED);
 	if (msg && p->nfilters > 0) {

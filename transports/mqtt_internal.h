@@ -107,7 +107,18 @@ struct mqtt_priv {
 	char journal_path[1024];
 	struct mqtt_journal *journal; /* NULL with -X journal=off */
 	bool journal_broken;	      /* an append failed: said once on stderr */
-	char rx_failed[1200];	      /* a received message had no memory: poll() fails with this */
+	/* PUBLISHes journaled from a peek at the socket before paho read (and
+	 * acknowledged) them, in socket order, until paho hands them over
+	 * (mqtt_consume.c, under mqtt_lock; peek under client_lock) */
+	struct mqtt_pre {
+		int msgid;
+		size_t len;
+		uint64_t ticket;
+	} * pre;
+	size_t pre_cap, pre_head, pre_n;
+	unsigned char *peek;
+	size_t peek_cap;
+	char rx_failed[1200]; /* a received message had no memory: poll() fails with this */
 };
 
 /*
@@ -133,6 +144,12 @@ int mqtt_new_socket(const struct mqtt_priv *p, const unsigned long *known, int n
 int mqtt_on_ssl_error(const char *str, size_t len, void *ctx);
 /* A failed connect as one line: the user on a refused login, TLS on a failed handshake. */
 int mqtt_connect_error(struct mqtt_priv *p, int code, const char *red, struct sc_error *err);
+
+/*
+ * mqtt_consume.c: journal the PUBLISH waiting at the head of the socket, if
+ * it is complete, before paho reads and acknowledges it (client_lock held).
+ */
+void mqtt_prejournal(struct mqtt_priv *p);
 
 /* mqtt_config.c */
 int mqtt_configure(struct mqtt_priv *p, const struct transport_cfg *cfg, struct sc_error *err);
