@@ -241,6 +241,9 @@ static const char *mqtt_wire_keyprop(const unsigned char *b, size_t n, size_t *l
  * in socket order.
  */
 
+/* A peek's first size: a cpu record is about 400 bytes, a sensor batch 1.5-5 KB. */
+#define MQTT_PEEK_INITIAL 8192
+
 /* The topic, packet id, key property and payload of a PUBLISH (b, n bytes). */
 static bool mqtt_parse_publish(const unsigned char *b, size_t n, const char **topic, size_t *tlen,
 			       int *msgid, const char **kp, size_t *kplen,
@@ -325,8 +328,7 @@ static uint64_t mqtt_pre_take(struct mqtt_priv *p, int msgid, size_t len)
 
 void mqtt_prejournal(struct mqtt_priv *p)
 {
-	unsigned char h[5];
-	const unsigned char *q = h + 1, *payload;
+	const unsigned char *q, *payload;
 	const char *topic, *kp;
 	char tbuf[MQTT_TOPIC_MAX];
 	struct mqtt_jrec r;
@@ -337,23 +339,32 @@ void mqtt_prejournal(struct mqtt_priv *p)
 
 	if (!p->journal || p->fd < 0 || p->tls || p->nfilters == 0)
 		return;
-	n = recv(p->fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
-	if (n < 2 || (h[0] >> 4) != 3) /* nothing, or not a PUBLISH */
+	if (!p->peek) { /* one peek takes a whole record of usual size */
+		p->peek = malloc(MQTT_PEEK_INITIAL);
+		if (!p->peek)
+			return;
+		p->peek_cap = MQTT_PEEK_INITIAL;
+	}
+	n = recv(p->fd, p->peek, p->peek_cap, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 2 || (p->peek[0] >> 4) != 3) /* nothing, or not a PUBLISH */
 		return;
-	rem = mqtt_wire_varint(&q, h + n);
+	q = p->peek + 1;
+	rem = mqtt_wire_varint(&q, p->peek + n);
 	if (rem < 0)
 		return;
-	total = (size_t)(q - h) + (size_t)rem;
-	if (total > p->peek_cap) {
-		unsigned char *b = realloc(p->peek, total);
-		if (!b)
+	total = (size_t)(q - p->peek) + (size_t)rem;
+	if (total > (size_t)n) {
+		if (total > p->peek_cap) {
+			unsigned char *b = realloc(p->peek, total);
+			if (!b)
+				return;
+			p->peek = b;
+			p->peek_cap = total;
+		}
+		n = recv(p->fd, p->peek, total, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 || (size_t)n < total) /* not all here yet: journaled when handed over */
 			return;
-		p->peek = b;
-		p->peek_cap = total;
 	}
-	n = recv(p->fd, p->peek, total, MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 || (size_t)n < total) /* not all here yet: journaled when handed over */
-		return;
 	if (!mqtt_parse_publish(p->peek, total, &topic, &tlen, &msgid, &kp, &kplen, &payload, &len))
 		return;
 	mqtt_rx_describe(p, topic, tlen, kp, kplen, tbuf, &r);
