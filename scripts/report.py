@@ -537,8 +537,9 @@ def goals():
                        f"{'yes' if met else '**no**'} |")
     mc = rows("mqtt-cpu.csv")
     if mc:
-        for rev in dict.fromkeys(r["rev"] for r in mc):
-            rs = [r for r in mc if r["rev"] == rev]
+        # one row per build and rate (before/after runs give two builds)
+        for rev, rate in dict.fromkeys((r["rev"], r["rate"]) for r in mc):
+            rs = [r for r in mc if r["rev"] == rev and r["rate"] == rate]
             out.append(f"| MQTT pipeline CPU at {int(rs[0]['rate']):,}/s (no goal was set) | QoS 1, "
                        f"{len(rs)} runs of {rs[0]['seconds']} s, rev `{rev}`; user + system time of "
                        "the three roles and Mosquitto per stored record (`scripts/bench/mqtt-cpu.sh`) | "

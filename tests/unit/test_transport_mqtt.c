@@ -725,7 +725,7 @@ Test(transport_mqtt, journals_a_message_before_paho_reads_and_acknowledges_it)
 	close(pub.go);
 	child_done(pub);
 	cr_assert_eq(poll(&pfd, 1, 5000), 1, "the message never reached the consumer's socket");
-	usleep(20000); /* all of it */
+	usleep(20000);	    /* all of it */
 	mqtt_prejournal(p); /* what a round does before paho reads */
 	cr_assert_eq(mqtt_journal_pending(p->journal), 1,
 		     "the waiting PUBLISH is not in the journal before paho reads it");
