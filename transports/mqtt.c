@@ -55,8 +55,9 @@
  * impossible with this library.  Instead each consumer keeps a local journal
  * (mqtt_journal.c): each message paho reads is appended (stream, flags,
  * key, payload, CRC-32) to an append-only file with write() before paho
- * acknowledges it (paho puts it into its store first, and the store is ours:
- * mqtt_consume.c), poll() hands it out, and commit() - called by the roles
+ * reads and acknowledges it (each round of paho's packet loop first peeks at
+ * the socket: mqtt_consume.c, mqtt_prejournal), poll() hands it out, and
+ * commit() - called by the roles
  * once the output is safe - moves the committed offset in the file's header
  * past it.  On open, what the journal holds beyond that offset is queued
  * first, flagged SC_MSG_REDELIVERED; so TRANSPORT_CAP_COMMIT is declared and
@@ -68,6 +69,11 @@
  * $XDG_STATE_HOME/streamctl/mqtt or ~/.local/state/streamctl/mqtt; the file
  * is "<client id>.journal" (locked: one process per client id).
  * What is NOT covered, honestly:
+ *  - a message paho reads outside our rounds (while it connects and
+ *    subscribes; inside a publish that finds a partly written packet), one
+ *    not complete in the socket when peeked, and every message over TLS (the
+ *    peek sees ciphertext) is journaled when paho hands it over, just after
+ *    paho acknowledged it: a SIGKILL in between loses that message;
  *  - a machine crash or power loss: write() leaves the record in the page
  *    cache; -X journal.sync=true adds fdatasync after every append and
  *    commit (slower: one disk flush per message);
