@@ -6,7 +6,8 @@
 # pipeline (two generators at 50 records/s each, one processor, one sink) on
 # a private Mosquitto while the sink is SIGKILLed FAULTS times over DUR s and
 # restarted 0.5-3 s later each time; then `streamctl verify --expect` counts
-# what is missing.  Seeds are 1000 + run, the same for both builds.
+# what is missing.  Seeds are SEED0 + run (SEED0 default 1000), the same
+# for both builds.
 #
 # One CSV row per run: rows stored, gaps, missing (and which seqs), replays
 # refused as duplicates, PASS/FAIL.  REVS="BEFORE AFTER" (commits): both are
@@ -15,7 +16,7 @@
 # of lost records per kill.
 #
 # usage: scripts/bench/mqtt-sink-kills.sh [RUNS [FAULTS [DUR]]]   (4 12 60)
-# env: REVS
+# env: REVS, SEED0
 # CSV: bench/results/mqtt-sink-kills.csv
 . "$(dirname "$0")/lib.sh"
 bench_init mqtt-sink-kills
@@ -37,7 +38,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	for k in "${!builds[@]}"; do
 		wd=$BENCH_TMP/run$i-$k csv=$BENCH_TMP/chaos.csv
 		rm -f "$csv"
-		STREAMCTL=${builds[k]} "$BENCH_ROOT/scripts/chaos.sh" mqtt --seed=$((1000 + i)) \
+		STREAMCTL=${builds[k]} "$BENCH_ROOT/scripts/chaos.sh" mqtt --seed=$((${SEED0:-1000} + i)) \
 			--kinds=sink --faults="$FAULTS" --duration="$DUR" --workdir="$wd" --csv="$csv" \
 			--quiet >"$BENCH_TMP/out" 2>"$BENCH_TMP/err"
 		[ -s "$csv" ] || bench_die "chaos.sh wrote no result: $(tail -n 3 "$BENCH_TMP/err")"
