@@ -33,11 +33,7 @@ bench_amqp_broker
 builds=("$SC") revs=("$BENCH_REV") first=1
 if [ -n "${REVS:-}" ]; then
 	. "$BENCH_DIR/revs.sh"
-	read -r before after <<<"$REVS"
-	bench_revs "$(mktemp -d)" "$before" "$after"
-	builds=("$BENCH_REVS_TMP/before/build/streamctl" "$BENCH_REVS_TMP/after/build/streamctl")
-	revs=("$(git -C "$BENCH_ROOT" rev-parse --short "$before")"
-		"$(git -C "$BENCH_ROOT" rev-parse --short "$after")")
+	bench_revs_env
 	first=0
 fi
 

@@ -27,11 +27,7 @@ HEADER="$BENCH_META_HEADER,bench,run,seed,seconds,kills,rows,gaps,missing,missin
 builds=("$SC") revs=("$BENCH_REV")
 if [ -n "${REVS:-}" ]; then
 	. "$BENCH_DIR/revs.sh"
-	read -r before after <<<"$REVS"
-	bench_revs "$(mktemp -d)" "$before" "$after"
-	builds=("$BENCH_REVS_TMP/before/build/streamctl" "$BENCH_REVS_TMP/after/build/streamctl")
-	revs=("$(git -C "$BENCH_ROOT" rev-parse --short "$before")"
-		"$(git -C "$BENCH_ROOT" rev-parse --short "$after")")
+	bench_revs_env
 fi
 
 for ((i = 1; i <= RUNS; i++)); do

@@ -18,3 +18,17 @@ bench_revs() {
 		make -s -C "$1/$v" BUILD=build ${4:-build/streamctl} >/dev/null
 	done
 }
+
+# bench_revs_env: with REVS="BEFORE AFTER" (commits) set, build both
+# (bench_revs, in a temporary directory) and set builds=(the two binaries)
+# and revs=(their short ids), for scripts that run them alternately;
+# returns 1 and changes nothing without REVS.
+bench_revs_env() {
+	local before after
+	[ -n "${REVS:-}" ] || return 1
+	read -r before after <<<"$REVS"
+	bench_revs "$(mktemp -d)" "$before" "$after"
+	builds=("$BENCH_REVS_TMP/before/build/streamctl" "$BENCH_REVS_TMP/after/build/streamctl")
+	revs=("$(git -C "$BENCH_ROOT" rev-parse --short "$before")"
+		"$(git -C "$BENCH_ROOT" rev-parse --short "$after")")
+}
