@@ -25,8 +25,9 @@
  *   - messages: a round hands over a PUBLISH it read (or one an earlier paho
  *     call read into paho's queue); mqtt_rx_take (mqtt_consume.c) queues
  *     it.  A round first peeks at the socket and journals the PUBLISH paho
- *     is about to read, before paho acknowledges it (mqtt_prejournal).  poll() runs rounds while they hand over messages and,
- *     when one hands over nothing, waits in poll(2) on the socket (found once
+ *     is about to read, before paho acknowledges it (mqtt_prejournal).
+ *     poll() runs rounds while they hand over messages and, when one hands
+ *     over nothing, waits in poll(2) on the socket (found once
  *     after connect, mqtt_new_socket) for at most MQTT_IDLE_WAIT_MS: the bound
  *     on how long a message that a paho call read into paho's own queue
  *     waits unseen.
