@@ -222,9 +222,9 @@ static const char *mqtt_wire_keyprop(const unsigned char *b, size_t n, size_t *l
  * left a gap between the two in which a SIGKILL lost a message the broker
  * had been told was safe: only microseconds of code, but the process that
  * has just written the PUBACK is often descheduled right there while the
- * broker it woke runs.  The chaos runs showed it: scripts/chaos.sh mqtt
- * --kinds=sink lost 3 records in 13 runs of 12 sink kills, each the last
- * one the sink acknowledged before the kill (Mosquitto's debug log).
+ * broker it woke runs.  The chaos runs showed it: each record a SIGKILLed
+ * sink lost was the last one it acknowledged before the kill (Mosquitto's
+ * debug log), 3 in 132 kills (scripts/bench/mqtt-sink-kills.sh).
  * paho's own store would be called before the acknowledgement, but 1.3.12
  * never calls it for an MQTT 5 queue entry (MQTTPersistence_persistQueueEntry
  * takes MQTTProperties_write's byte count for an error).

@@ -705,10 +705,11 @@ Test(transport_mqtt, rejects_unknown_options_and_consumers_without_an_id)
 
 /*
  * paho acknowledges a PUBLISH as soon as it reads it, before it hands it
- * over; a kill in between lost the message (chaos runs, 3 in 156 sink
- * kills).  A round of the packet loop first journals the PUBLISH waiting on
- * the socket: it is in the journal before paho has read (and acknowledged)
- * it, and handing it over does not journal it a second time.
+ * over; a kill in between lost the message (3 in 132 sink kills,
+ * mqtt-sink-kills.sh).  A round of the packet loop first journals the
+ * PUBLISH waiting on the socket: it is in the journal before paho has read
+ * (and acknowledged) it, and handing it over does not journal it a second
+ * time.
  */
 Test(transport_mqtt, journals_a_message_before_paho_reads_and_acknowledges_it)
 {
